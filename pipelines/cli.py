@@ -1,0 +1,84 @@
+"""The `cicd-etl` command line. Commands stay thin: they parse options and call the pipeline modules."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
+
+
+def _not_yet(what: str) -> None:
+    click.echo(f"cicd-etl: {what} is not available in this build yet.", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cicd-etl")
+def main() -> None:
+    """CI/CD delivery analytics: load pipeline runs from Northflank, GoRules BRMS, Yunxiao Flow and
+    Seamless CI/CD into DuckDB or PostgreSQL, then build delivery and DORA metrics."""
+
+
+@main.command()
+@click.option("--providers", help="Comma-separated subset of providers to load (default: all configured).")
+@click.option(
+    "--duckdb", "duckdb_path", type=click.Path(dir_okay=False), help="DuckDB file (default ./cicd.duckdb)."
+)
+@click.option("--destination", type=click.Choice(["duckdb", "postgres"]), default="duckdb", show_default=True)
+@click.option("--full-refresh", is_flag=True, help="Forget incremental state and reload everything.")
+@click.option("--no-models", is_flag=True, help="Load only; do not build the SQL models.")
+def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
+    """Load every configured provider, then build the SQL models."""
+    _not_yet("`run` (the provider sources)")
+
+
+@main.command()
+@click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
+@click.option("--destination", type=click.Choice(["duckdb", "postgres"]), default="duckdb", show_default=True)
+def models(duckdb_path, destination) -> None:
+    """(Re)build the SQL models and run their data tests on what is loaded."""
+    _not_yet("`models` (the dbt project)")
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="demo", show_default=True)
+def demo(scale, out_dir) -> None:
+    """Zero-config demo: simulator → load → models → report → summary."""
+    _not_yet("`demo`")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8700, show_default=True, help="0 picks a free port.")
+@click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--latency-ms", type=float, default=0.0, show_default=True)
+@click.option("--fault-rate", type=float, default=0.0, show_default=True)
+@click.option(
+    "--rate-limit", type=int, default=0, show_default=True, help="Requests per hour per provider; 0 = none."
+)
+def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit) -> None:
+    """Serve the four provider APIs on loopback, in the foreground."""
+    _not_yet("`simulate`")
+
+
+@main.command()
+@click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False))
+def report(duckdb_path, out_file) -> None:
+    """Execute the report notebook against the database and write one self-contained HTML file."""
+    _not_yet("`report`")
+
+
+@main.command()
+@click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
+def status(duckdb_path) -> None:
+    """Per provider: last load, outcome, rows per table, unfinished runs, freshness."""
+    _not_yet("`status`")
+
+
+if __name__ == "__main__":
+    main()
