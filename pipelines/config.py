@@ -1,0 +1,130 @@
+"""Which providers are configured, and where the data goes (dlt config, secrets and environment)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dlt
+
+PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
+RAW_DATASET = "cicd_raw"
+DEFAULT_DUCKDB_PATH = "cicd.duckdb"
+
+
+class ConfigError(Exception):
+    """A configuration problem the user can fix; its message says how."""
+
+
+def is_configured(provider: str) -> bool:
+    """A provider is configured when its base_url is set; Northflank also when only its token is set,
+    because its base_url has a public default."""
+    if dlt.config.get(f"sources.{provider}.base_url"):
+        return True
+    return provider == "northflank" and bool(dlt.secrets.get("sources.northflank.api_token"))
+
+
+def select_providers(requested: str | None) -> list[str]:
+    """The providers to load: the requested subset (validated) or every configured one."""
+    if requested:
+        names = [name.strip().lower() for name in requested.split(",") if name.strip()]
+        unknown = [name for name in names if name not in PROVIDERS]
+        if unknown:
+            raise ConfigError(f"unknown provider {', '.join(unknown)!s}; choose from {', '.join(PROVIDERS)}")
+        missing = [name for name in names if not is_configured(name)]
+        if missing:
+            raise ConfigError(_how_to_configure(missing))
+        return names
+    names = [name for name in PROVIDERS if is_configured(name)]
+    if not names:
+        raise ConfigError(_how_to_configure(list(PROVIDERS)))
+    return names
+
+
+def _how_to_configure(providers: list[str]) -> str:
+    lines = [f"not configured: {', '.join(providers)}. Set at least the base URL and credentials, e.g.:"]
+    examples = {
+        "northflank": "SOURCES__NORTHFLANK__API_TOKEN=...  (base URL defaults to https://api.northflank.com)",
+        "gorules": "SOURCES__GORULES__BASE_URL=https://brms.example.com SOURCES__GORULES__API_TOKEN=... "
+        "SOURCES__GORULES__PROJECT_IDS='[\"<project uuid>\"]'",
+        "yunxiao": "SOURCES__YUNXIAO__BASE_URL=https://devops.cn-hangzhou.aliyuncs.com "
+        "SOURCES__YUNXIAO__ORGANIZATION_ID=... SOURCES__YUNXIAO__ACCESS_KEY_ID=... "
+        "SOURCES__YUNXIAO__ACCESS_KEY_SECRET=...",
+        "seamless": "SOURCES__SEAMLESS__BASE_URL=https://seamless.example.com SOURCES__SEAMLESS__API_TOKEN=...",
+    }
+    lines += [f"  {examples[name]}" for name in providers]
+    lines.append("or put them in .dlt/config.toml and .dlt/secrets.toml (see .dlt/secrets.toml.example).")
+    lines.append("To try cicd-etl without any account, run: cicd-etl demo")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where raw data and models live: a DuckDB file or a PostgreSQL database."""
+
+    kind: str  # "duckdb" | "postgres"
+    duckdb_path: Path | None = None
+    postgres_credentials: str | None = None
+
+    def dlt_destination(self):
+        if self.kind == "duckdb":
+            return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
+        return dlt.destinations.postgres(credentials=self.postgres_credentials)
+
+    @property
+    def identity(self) -> str:
+        """A stable, secret-free name of this destination, to keep local pipeline state apart."""
+        target = (
+            str(self.duckdb_path) if self.kind == "duckdb" else _without_password(self.postgres_credentials)
+        )
+        return f"{self.kind}-{hashlib.sha256(target.encode()).hexdigest()[:12]}"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        """dlt's local working folder for this destination. State is also stored in the destination,
+        so deleting this folder is safe: the next run restores it from there."""
+        root = os.environ.get("CICD_ETL_PIPELINES_DIR") or Path.home() / ".dlt" / "pipelines" / "cicd-etl"
+        return Path(root) / self.identity
+
+    def describe(self) -> str:
+        if self.kind == "duckdb":
+            return f"DuckDB file {self.duckdb_path}"
+        return f"PostgreSQL {_without_password(self.postgres_credentials)}"
+
+
+def resolve_destination(kind: str = "duckdb", duckdb_path: str | None = None) -> Destination:
+    """The destination from the command line, else dlt config/environment, else ./cicd.duckdb."""
+    if kind == "duckdb":
+        path = duckdb_path or dlt.config.get("destination.duckdb.credentials") or DEFAULT_DUCKDB_PATH
+        return Destination(kind="duckdb", duckdb_path=Path(str(path)).expanduser().resolve())
+    if kind == "postgres":
+        credentials = dlt.secrets.get("destination.postgres.credentials")
+        if not credentials:
+            raise ConfigError(
+                "--destination postgres needs DESTINATION__POSTGRES__CREDENTIALS=postgresql://user:pass@host:5432/db "
+                "(or [destination.postgres] credentials in .dlt/secrets.toml)"
+            )
+        if not isinstance(credentials, str):  # dlt may hand back a parsed mapping
+            credentials = _credentials_to_url(dict(credentials))
+        return Destination(kind="postgres", postgres_credentials=credentials)
+    raise ConfigError(f"unknown destination {kind!r}; choose duckdb or postgres")
+
+
+def _credentials_to_url(parts: dict) -> str:
+    user, password = parts.get("username", ""), parts.get("password", "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgresql://{auth}{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('database', '')}"
+
+
+def _without_password(url: str | None) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)

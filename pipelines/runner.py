@@ -1,0 +1,170 @@
+"""Load providers into the raw layer: one dlt pipeline per provider, isolated from the others.
+
+Extraction (network-bound) runs concurrently, one thread per provider. Normalize and load are
+serialised behind one lock: a DuckDB file has a single writer, and dlt's merge staging dataset must not
+see two merges at once. A provider that fails loses nothing that landed before and blocks no one; dlt
+keeps its incremental state inside the load package, so state never runs ahead of landed data, and a
+package interrupted by a crash is completed first on the next run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.config import RAW_DATASET, Destination
+
+log = logging.getLogger("cicd_etl.runner")
+
+ETL_RUNS_TABLE = "etl_runs"
+
+
+@dataclass
+class ProviderOutcome:
+    """What one provider's load did, for the summary, the exit code and `cicd-etl status`."""
+
+    provider: str
+    ok: bool = False
+    rows: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def source_factory(provider: str) -> Callable:
+    """The provider's dlt source function, `sources.<provider>.<provider>_source`."""
+    module = importlib.import_module(f"sources.{provider}")
+    return getattr(module, f"{provider}_source")
+
+
+def pipeline_for(provider: str, destination: Destination) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=f"cicd_etl_{provider}",
+        pipelines_dir=str(destination.pipelines_dir),
+        destination=destination.dlt_destination(),
+        dataset_name=RAW_DATASET,
+    )
+
+
+def load_providers(
+    providers: Sequence[str],
+    destination: Destination,
+    *,
+    full_refresh: bool = False,
+    source_kwargs: dict[str, dict] | None = None,
+) -> list[ProviderOutcome]:
+    """Load each provider into the raw layer; never raises for a provider's failure."""
+    load_lock = threading.Lock()
+    source_kwargs = source_kwargs or {}
+    with ThreadPoolExecutor(max_workers=max(1, len(providers)), thread_name_prefix="cicd-etl") as pool:
+        futures = [
+            pool.submit(
+                _load_one, provider, destination, load_lock, full_refresh, source_kwargs.get(provider, {})
+            )
+            for provider in providers
+        ]
+        outcomes = [future.result() for future in futures]
+    _record_outcomes(outcomes, destination)
+    return outcomes
+
+
+def _load_one(
+    provider: str, destination: Destination, load_lock: threading.Lock, full_refresh: bool, kwargs: dict
+) -> ProviderOutcome:
+    outcome = ProviderOutcome(provider)
+    started = time.monotonic()
+    http_before = _http_counters(provider)
+    try:
+        pipeline = pipeline_for(provider, destination)
+        with load_lock:
+            pipeline.sync_destination()
+            if pipeline.has_pending_data:  # a previous run crashed after extract: finish it first
+                log.warning("%s: completing a load interrupted by an earlier run", provider)
+                pipeline.normalize()
+                pipeline.load()
+        source = source_factory(provider)(**kwargs)
+        pipeline.extract(source, refresh="drop_sources" if full_refresh else None)
+        with load_lock:
+            pipeline.normalize()
+            outcome.rows = _row_counts(pipeline)
+            pipeline.load()
+        outcome.ok = True
+    except Exception as exc:  # one provider's failure must not stop the others
+        outcome.error = describe_error(exc)
+        log.error("%s failed: %s", provider, outcome.error)
+    finally:
+        http_after = _http_counters(provider)
+        outcome.requests = http_after[0] - http_before[0]
+        outcome.retries = http_after[1] - http_before[1]
+        outcome.duration_s = time.monotonic() - started
+    return outcome
+
+
+def describe_error(exc: BaseException) -> str:
+    """The root cause in one line: dlt wraps source errors in PipelineStepFailed and friends."""
+    while isinstance(exc, PipelineStepFailed) or (
+        exc.__cause__ is not None and type(exc).__module__.startswith("dlt.")
+    ):
+        inner = getattr(exc, "exception", None) or exc.__cause__
+        if inner is None or inner is exc:
+            break
+        exc = inner
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{type(exc).__name__}: {message}"
+
+
+def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+    info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    counts = info.row_counts if info else {}
+    return {table: n for table, n in counts.items() if not table.startswith("_dlt")}
+
+
+def _http_counters(provider: str) -> tuple[int, int]:
+    """(requests, retries) made so far by this provider's HTTP clients in this process."""
+    from sources.common import http_totals
+
+    return http_totals(provider)
+
+
+def _record_outcomes(outcomes: list[ProviderOutcome], destination: Destination) -> None:
+    """Append one row per provider to cicd_raw.etl_runs: `cicd-etl status` reads the last outcome from it."""
+    run_id = str(uuid.uuid4())
+    finished_at = datetime.now(UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "provider": o.provider,
+            "started_at": o.started_at,
+            "finished_at": finished_at,
+            "outcome": "success" if o.ok else "failed",
+            "error": o.error,
+            "rows_loaded": o.total_rows,
+            "requests": o.requests,
+            "retries": o.retries,
+            "duration_s": round(o.duration_s, 3),
+        }
+        for o in outcomes
+    ]
+    pipeline = pipeline_for("runs", destination)
+    pipeline.run(
+        rows,
+        table_name=ETL_RUNS_TABLE,
+        write_disposition="append",
+        columns={"error": {"data_type": "text", "nullable": True}},
+    )
