@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dlt
+from dlt.common.configuration.specs import ConnectionStringCredentials
 
 PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
 RAW_DATASET = "cicd_raw"
@@ -52,7 +53,8 @@ def _how_to_configure(providers: list[str]) -> str:
         "yunxiao": "SOURCES__YUNXIAO__BASE_URL=https://devops.cn-hangzhou.aliyuncs.com "
         "SOURCES__YUNXIAO__ORGANIZATION_ID=... SOURCES__YUNXIAO__ACCESS_KEY_ID=... "
         "SOURCES__YUNXIAO__ACCESS_KEY_SECRET=...",
-        "seamless": "SOURCES__SEAMLESS__BASE_URL=https://seamless.example.com SOURCES__SEAMLESS__API_TOKEN=...",
+        "seamless": "SOURCES__SEAMLESS__BASE_URL=https://seamless.example.com "
+        "SOURCES__SEAMLESS__API_TOKEN=...",
     }
     lines += [f"  {examples[name]}" for name in providers]
     lines.append("or put them in .dlt/config.toml and .dlt/secrets.toml (see .dlt/secrets.toml.example).")
@@ -103,19 +105,14 @@ def resolve_destination(kind: str = "duckdb", duckdb_path: str | None = None) ->
         credentials = dlt.secrets.get("destination.postgres.credentials")
         if not credentials:
             raise ConfigError(
-                "--destination postgres needs DESTINATION__POSTGRES__CREDENTIALS=postgresql://user:pass@host:5432/db "
-                "(or [destination.postgres] credentials in .dlt/secrets.toml)"
+                "--destination postgres needs DESTINATION__POSTGRES__CREDENTIALS="
+                "postgresql://user:pass@host:5432/db (or [destination.postgres] credentials "
+                "in .dlt/secrets.toml)"
             )
-        if not isinstance(credentials, str):  # dlt may hand back a parsed mapping
-            credentials = _credentials_to_url(dict(credentials))
+        if not isinstance(credentials, str):  # a [destination.postgres.credentials] table in secrets.toml
+            credentials = ConnectionStringCredentials(dict(credentials)).to_native_representation()
         return Destination(kind="postgres", postgres_credentials=credentials)
     raise ConfigError(f"unknown destination {kind!r}; choose duckdb or postgres")
-
-
-def _credentials_to_url(parts: dict) -> str:
-    user, password = parts.get("username", ""), parts.get("password", "")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    return f"postgresql://{auth}{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('database', '')}"
 
 
 def _without_password(url: str | None) -> str:
