@@ -77,7 +77,14 @@ def report(duckdb_path, out_file) -> None:
 @click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
 def status(duckdb_path) -> None:
     """Per provider: last load, outcome, rows per table, unfinished runs, freshness."""
-    _not_yet("`status`")
+    from pipelines.config import resolve_destination
+    from pipelines.status import format_status, read_status
+
+    destination = resolve_destination("duckdb", duckdb_path)
+    try:
+        click.echo(format_status(read_status(destination.duckdb_path)))
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":
