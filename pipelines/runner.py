@@ -116,6 +116,20 @@ def _load_one(
     return outcome
 
 
+def format_outcomes(outcomes: list[ProviderOutcome]) -> str:
+    """The per-provider summary printed after a run."""
+    header = f"{'provider':<11} {'outcome':<8} {'rows':>9} {'requests':>9} {'retries':>8} {'duration':>9}"
+    lines = [header, "-" * len(header)]
+    for o in outcomes:
+        lines.append(
+            f"{o.provider:<11} {'ok' if o.ok else 'FAILED':<8} {o.total_rows:>9,} {o.requests:>9,} "
+            f"{o.retries:>8,} {o.duration_s:>8.1f}s"
+        )
+        if o.error:
+            lines.append(f"{'':<11} {o.error}")
+    return "\n".join(lines)
+
+
 def describe_error(exc: BaseException) -> str:
     """The root cause in one line: dlt wraps source errors in PipelineStepFailed and friends."""
     while isinstance(exc, PipelineStepFailed) or (
