@@ -1,0 +1,68 @@
+"""The error hierarchy every source sees. Messages name provider, endpoint and reason, never a secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProviderError(Exception):
+    """A provider call failed for good (not retried, or retries exhausted)."""
+
+    def __init__(
+        self,
+        provider: str,
+        endpoint: str,
+        reason: str,
+        *,
+        method: str = "GET",
+        status: int | None = None,
+        provider_message: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        self.provider = provider
+        self.endpoint = endpoint
+        self.reason = reason
+        self.method = method
+        self.status = status
+        self.provider_message = provider_message
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields are not in args, so rebuild from all of them (errors may cross processes).
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+    def _describe(self) -> str:
+        text = f"{self.provider} {self.method} {self.endpoint}: {self.reason}"
+        if self.status is not None:
+            text += f" (HTTP {self.status})"
+        if self.attempts > 1:
+            text += f" after {self.attempts} attempts"
+        if self.provider_message:
+            text += f": {self.provider_message}"
+        return text
+
+
+class AuthError(ProviderError):
+    """401/403: the credentials are missing, wrong or lack a permission. Never retried."""
+
+
+class NotFoundError(ProviderError):
+    """404: the object does not exist (sources use it to probe, e.g. Northflank release-flow stages)."""
+
+
+class TransientError(ProviderError):
+    """A retryable failure (5xx, 408, connection error, broken body) persisted through every attempt."""
+
+
+class RateLimitError(TransientError):
+    """Still throttled after every attempt, or the run's request budget is spent."""
+
+
+class PayloadError(ProviderError):
+    """The provider answered, but with a body that is malformed or breaks the API's own rules."""
+
+
+def _rebuild(cls: type[ProviderError], fields: dict[str, Any]) -> ProviderError:
+    positional = (fields.pop("provider"), fields.pop("endpoint"), fields.pop("reason"))
+    return cls(*positional, **fields)
