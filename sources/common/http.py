@@ -146,12 +146,16 @@ class ProviderClient:
     # -- public -------------------------------------------------------------------------------------
 
     def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None, endpoint: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> ApiResponse:
         """GET `path` (relative to base_url) and parse JSON, retrying transient failures.
 
         `endpoint` is the path template (e.g. "/v1/projects/{projectId}") used in counters and
-        messages; None-valued params are dropped.
+        messages; None-valued params are dropped; `headers` are per-request (e.g. `x-acs-action`).
         """
         endpoint = endpoint or path
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -159,7 +163,7 @@ class ProviderClient:
         for attempt in range(1, attempts + 1):
             self._admit(endpoint)
             try:
-                return self._attempt(path, query, endpoint)
+                return self._attempt(path, query, endpoint, headers)
             except _Failed as failure:
                 self._count(endpoint, error=failure.reason)
                 if not failure.transient or attempt == attempts:
@@ -241,11 +245,13 @@ class ProviderClient:
             with self._lock:
                 self._paused_s += paused
 
-    def _attempt(self, path: str, query: dict[str, Any], endpoint: str) -> ApiResponse:
+    def _attempt(
+        self, path: str, query: dict[str, Any], endpoint: str, headers: Mapping[str, str] | None
+    ) -> ApiResponse:
         started = time.monotonic()
         try:
             with self._slots:
-                response = self._http.get(path, params=query)
+                response = self._http.get(path, params=query, headers=headers)
         except httpx.TimeoutException as exc:
             raise _Failed(f"timeout ({type(exc).__name__})", TransientError, transient=True) from exc
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:

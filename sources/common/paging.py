@@ -15,7 +15,11 @@ class JsonGetter(Protocol):
     provider: str
 
     def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None, endpoint: str | None = None
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> ApiResponse: ...
 
 
@@ -51,6 +55,7 @@ def cursor_pages(
     items: Items,
     params: Mapping[str, Any] | None = None,
     endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
     cursor_param: str = "cursor",
     page_param: str = "page",
 ) -> Iterator[list[Any]]:
@@ -65,7 +70,7 @@ def cursor_pages(
     previous: list[Any] | None = None
     page = 1
     while True:
-        response = client.get_json(path, query, endpoint)
+        response = client.get_json(path, query, endpoint, headers)
         rows = _rows(client, endpoint, items, response.body)
         if not rows:
             return
@@ -94,6 +99,7 @@ def page_number_pages(
     page_size: int,
     params: Mapping[str, Any] | None = None,
     endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
     page_param: str = "page",
     size_param: str = "per_page",
     first_page: int = 1,
@@ -109,7 +115,7 @@ def page_number_pages(
     page = first_page
     while True:
         query.update({page_param: page, size_param: page_size})
-        response = client.get_json(path, query, endpoint)
+        response = client.get_json(path, query, endpoint, headers)
         rows = _rows(client, endpoint, items, response.body)
         if not rows:
             return
@@ -128,6 +134,7 @@ def token_pages(
     items: Items,
     params: Mapping[str, Any] | None = None,
     endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
     token_param: str = "nextToken",
     token: Items = _NEXT_TOKEN,
 ) -> Iterator[list[Any]]:
@@ -139,7 +146,7 @@ def token_pages(
     query = dict(params or {})
     seen: set[str] = set()
     while True:
-        response = client.get_json(path, query, endpoint)
+        response = client.get_json(path, query, endpoint, headers)
         rows = _rows(client, endpoint, items, response.body)
         if not rows:
             return
