@@ -165,7 +165,7 @@ def test_exhausted_retries_name_provider_endpoint_status_and_message(server):
     assert len(server.requests) == 3
     assert not isinstance(err.value, RateLimitError)
     assert str(err.value) == (
-        f"northflank GET {ENDPOINT}: HTTP 502, retries exhausted (HTTP 502) after 3 attempts: upstream down"
+        f"northflank GET {ENDPOINT}: HTTP 502, retries exhausted after 3 attempts: upstream down"
     )
     clone = pickle.loads(pickle.dumps(err.value))
     assert type(clone) is TransientError and str(clone) == str(err.value)
@@ -272,3 +272,17 @@ def test_map_concurrent_bounds_work_in_flight_and_stops_on_first_error(server):
             for _ in client.map_concurrent(fetch, items(), window=4):
                 pass
     assert len(consumed) < 20 and len(server.requests) < 20
+
+
+def test_settings_resolve_from_dlt_config_per_provider_then_shared(monkeypatch):
+    monkeypatch.setenv("SOURCES__TIMEOUT_S", "11")
+    monkeypatch.setenv("SOURCES__YUNXIAO__TIMEOUT_S", "61")
+    monkeypatch.setenv("SOURCES__YUNXIAO__REQUEST_BUDGET", "500")
+    yunxiao, gorules = HttpSettings.from_dlt("yunxiao"), HttpSettings.from_dlt("gorules")
+    assert (yunxiao.timeout_s, yunxiao.request_budget, gorules.timeout_s, gorules.request_budget) == (
+        61,
+        500,
+        11,
+        0,
+    )
+    assert gorules.max_attempts == 6 and gorules.verify is True

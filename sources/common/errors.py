@@ -34,7 +34,7 @@ class ProviderError(Exception):
 
     def _describe(self) -> str:
         text = f"{self.provider} {self.method} {self.endpoint}: {self.reason}"
-        if self.status is not None:
+        if self.status is not None and f"HTTP {self.status}" not in self.reason:
             text += f" (HTTP {self.status})"
         if self.attempts > 1:
             text += f" after {self.attempts} attempts"
