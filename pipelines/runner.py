@@ -151,9 +151,9 @@ def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
 
 def _http_counters(provider: str) -> tuple[int, int]:
     """(requests, retries) made so far by this provider's HTTP clients in this process."""
-    from sources.common import http_totals
+    from sources.common import PROCESS_COUNTERS
 
-    return http_totals(provider)
+    return PROCESS_COUNTERS.totals(provider)
 
 
 def _record_outcomes(outcomes: list[ProviderOutcome], destination: Destination) -> None:

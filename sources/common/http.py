@@ -86,6 +86,34 @@ class EndpointStats:
         }
 
 
+class ProcessCounters:
+    """Requests and retries per provider and endpoint across every client of this process, so the
+    runner can show progress and a per-provider summary without holding the sources' clients."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stats: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, provider: str, endpoint: str, requests: int, retries: int) -> None:
+        with self._lock:
+            counts = self._stats.setdefault((provider, endpoint), [0, 0])
+            counts[0] += requests
+            counts[1] += retries
+
+    def totals(self, provider: str) -> tuple[int, int]:
+        """(requests, retries) made so far by this provider."""
+        with self._lock:
+            rows = [c for (p, _), c in self._stats.items() if p == provider]
+            return sum(c[0] for c in rows), sum(c[1] for c in rows)
+
+    def by_endpoint(self, provider: str) -> dict[str, int]:
+        with self._lock:
+            return {e: c[0] for (p, e), c in self._stats.items() if p == provider}
+
+
+PROCESS_COUNTERS = ProcessCounters()
+
+
 class _Failed(Exception):
     """One attempt failed; carries what the retry loop needs to decide and to report."""
 
@@ -367,6 +395,7 @@ class ProviderClient:
             stats.retries += retry
             if error:
                 stats.errors[error.split(":")[0]] += 1
+        PROCESS_COUNTERS.add(self.provider, endpoint, int(latency is not None), int(retry))
 
 
 _END = object()
