@@ -1,1 +1,22 @@
-"""A local simulator of the four provider APIs, for the demo, the tests and the benchmarks."""
+"""The provider simulator: Northflank, GoRules BRMS, Yunxiao Flow and Seamless CI/CD over one seeded world.
+
+    with Simulator(scale="small", seed=42, clock=datetime(2024, 6, 3, 12, tzinfo=UTC)).running() as sim:
+        httpx.get(sim.urls["northflank"] + "/v1/projects", headers={"Authorization": "Bearer nf-sim-token"})
+
+``launch(...)`` runs the same simulator in a child process and returns a handle with the same interface.
+"""
+
+from .faults import ALL_KINDS as FAULT_KINDS
+from .runtime import LocalHandle, RemoteHandle, Simulator, launch
+from .world import PROVIDERS, SCALES, World
+
+__all__ = [
+    "FAULT_KINDS",
+    "PROVIDERS",
+    "SCALES",
+    "LocalHandle",
+    "RemoteHandle",
+    "Simulator",
+    "World",
+    "launch",
+]
