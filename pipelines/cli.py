@@ -92,7 +92,18 @@ def demo(scale, out_dir) -> None:
 )
 def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit) -> None:
     """Serve the four provider APIs on loopback, in the foreground."""
-    _not_yet("`simulate`")
+    from simulator.console import serve
+
+    serve(
+        click.echo,
+        host=host,
+        port=port,
+        scale=scale,
+        seed=seed,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        rate_limit=rate_limit,
+    )
 
 
 @main.command()

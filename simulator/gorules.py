@@ -32,6 +32,14 @@ def user(name: str) -> dict:
 REVIEWER, DEPLOYER = "Grace Hopper", "Ada Lovelace"
 
 
+def environment_id(seed: int, svc: Service, key: str) -> str:
+    return uuid_for(seed, "gorules-env", svc.index, key)
+
+
+def job_id(run_key: str, order: int) -> str:
+    return uuid_for(run_key, "job", order)
+
+
 class GoRulesApi(ProviderApi):
     name = "gorules"
 
@@ -58,7 +66,7 @@ class GoRulesApi(ProviderApi):
         raise HttpError(404, "Project not found")
 
     def env_id(self, svc: Service, key: str) -> str:
-        return uuid_for(self.world.seed, "gorules-env", svc.index, key)
+        return environment_id(self.world.seed, svc, key)
 
     # ------------------------------------------------------------------ handlers
 
@@ -191,7 +199,7 @@ class GoRulesApi(ProviderApi):
         review = job.extra.get("review")
         reviewed = review in ("approved", "rejected") and job.wait_end is not None and t >= job.wait_end
         data = {
-            "id": uuid_for(run.key, "job", order),
+            "id": job_id(run.key, order),
             "status": DONE.get(state) or JOB_STATUS[state],
             "order": order,
             "environmentId": self.env_id(svc, job.name),

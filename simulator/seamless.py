@@ -26,6 +26,10 @@ STATUS = {
 }
 
 
+def stage_id(run_key: str, index: int) -> str:
+    return uuid_for("seamless-stage", run_key, index)
+
+
 class SeamlessApi(ProviderApi):
     name = "seamless"
 
@@ -149,7 +153,7 @@ class SeamlessApi(ProviderApi):
         )
         updated = max([run.created, *changes])
         return {
-            "id": uuid_for("seamless-stage", run.key, i),
+            "id": stage_id(run.key, i),
             "createdAt": iso(run.created),
             "updatedAt": iso(updated),
             "type": stype,

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from .faults import HTTP_5XX, FaultConfig, FaultPlan, parse_rate_limits
+from .faults import HTTP_5XX, FaultConfig, FaultPlan, RateLimit, parse_rate_limits
 from .http import HttpError, Request, Response, json_response, text_response
 from .providers import DEFAULT_CREDENTIALS, ProviderApi, build_apis
 from .world import World
@@ -84,7 +84,7 @@ class Engine:
         self.fault_config = faults or FaultConfig()
         self.faults = FaultPlan(self.fault_config, world.seed)
         self.rate_limit_spec = rate_limits
-        self.limits = parse_rate_limits(rate_limits)
+        self.limits = with_default_budget(parse_rate_limits(rate_limits))
         self.credentials = _merge_credentials(credentials)
         self.options = dict(options or {})
         self.stats = Stats()
@@ -187,7 +187,7 @@ class Engine:
     def configure(self, **changes) -> None:
         if "rate_limits" in changes:
             self.rate_limit_spec = changes.pop("rate_limits")
-            self.limits = parse_rate_limits(self.rate_limit_spec)
+            self.limits = with_default_budget(parse_rate_limits(self.rate_limit_spec))
         options = {k: changes.pop(k) for k in list(changes) if k in OPTION_NAMES}
         if options:
             self.options.update(options)
@@ -212,6 +212,14 @@ class Engine:
 
 
 OPTION_NAMES = ("gorules_page_param", "gorules_size_param")
+# Northflank sends x-ratelimit-* on every response, so it always has a budget; unconfigured, it is
+# large enough never to bite.
+UNCONFIGURED_NORTHFLANK_BUDGET = 10_000_000
+
+
+def with_default_budget(limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
+    limits.setdefault("northflank", RateLimit(UNCONFIGURED_NORTHFLANK_BUDGET, 3600.0))
+    return limits
 
 
 def _merge_credentials(overrides: dict | None) -> dict:
