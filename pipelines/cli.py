@@ -46,6 +46,7 @@ def main() -> None:
 def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
     """Load every configured provider, then build the SQL models."""
     from pipelines.config import ConfigError, resolve_destination, select_providers
+    from pipelines.progress import show_progress
     from pipelines.runner import format_outcomes, load_providers
 
     try:
@@ -54,7 +55,8 @@ def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
-    outcomes = load_providers(names, target, full_refresh=full_refresh)
+    with show_progress(names):
+        outcomes = load_providers(names, target, full_refresh=full_refresh)
     click.echo(format_outcomes(outcomes))
     if not no_models:
         _build_models(target)
@@ -77,7 +79,19 @@ def models(duckdb_path, destination) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="demo", show_default=True)
 def demo(scale, out_dir) -> None:
     """Zero-config demo: simulator → load → models → report → summary."""
-    _not_yet("`demo`")
+    from pathlib import Path
+
+    from pipelines.demo import run_demo, summary_table
+
+    result = run_demo(scale, Path(out_dir), say=lambda line: click.echo(line, err=True))
+    click.echo("")
+    click.echo(summary_table(result.duckdb_path))
+    click.echo("")
+    click.echo(f"Database: {result.duckdb_path}")
+    click.echo(f"Report:   {result.report_path}")
+    click.echo(f"Finished in {result.seconds:.0f}s.")
+    if not all(o.ok for o in result.outcomes):
+        sys.exit(1)
 
 
 @main.command()
