@@ -1,0 +1,301 @@
+"""Build the SQL models (the dbt project in `sql/`) on the destination the raw data was loaded to.
+
+`build_models()` runs `dbt build` (seeds, models, data tests, in dependency order) in-process with
+`dbt.cli.main.dbtRunner`. The connection profile (`sql/profiles.yml`) reads environment variables
+that are set here, for the duration of the call only, from the same settings dlt loads with: the
+DuckDB path (`--duckdb PATH` / `DESTINATION__DUCKDB__CREDENTIALS`, default `./cicd.duckdb`) or the
+PostgreSQL connection string (`DESTINATION__POSTGRES__CREDENTIALS`). There is no second place to
+configure a path or password. The password travels in a `DBT_ENV_SECRET_` variable, which dbt scrubs
+from its logs, and is scrubbed again from every message this module returns or raises.
+
+dbt's `target/` and `logs/` go to `sql/target/<destination identity>/` (git-ignored), or to
+`work_dir` when given, so two builds against different databases never share them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import click
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+DESTINATIONS = ("duckdb", "postgres")
+
+# dbt reads its profile from the process environment, so one build at a time per process.
+_ENV_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """The outcome of one dbt node (seed, model or test)."""
+
+    name: str
+    resource_type: str
+    status: str
+    execution_time: float
+    message: str = ""
+    failures: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("error", "fail", "runtime error")
+
+    def describe(self) -> str:
+        what = f"{self.resource_type} {self.name}"
+        if self.resource_type == "test" and self.status == "fail":
+            return f"{what} failed ({self.failures} failing rows)"
+        detail = f": {self.message}" if self.message else ""
+        return f"{what} {self.status}{detail}"
+
+
+@dataclass
+class ModelsResult:
+    """What `build_models` did: ok, the failed nodes, and timings per node and in total (seconds)."""
+
+    ok: bool
+    target: str
+    destination: str
+    elapsed_sec: float
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.failed]
+
+    @property
+    def skipped(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status == "skipped"]
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return {f"{node.resource_type}.{node.name}": node.execution_time for node in self.nodes}
+
+    def count(self, resource_type: str) -> int:
+        return sum(1 for node in self.nodes if node.resource_type == resource_type)
+
+    def summary(self) -> str:
+        counts = ", ".join(
+            f"{self.count(kind)} {kind}s" for kind in ("seed", "model", "test") if self.count(kind)
+        )
+        state = "ok" if self.ok else "FAILED"
+        return f"models {state} on {self.destination} in {self.elapsed_sec:.1f}s ({counts or 'nothing run'})"
+
+    def __str__(self) -> str:
+        if self.ok:
+            return self.summary()
+        lines = [self.summary()]
+        if self.error:
+            lines.append(f"  {self.error}")
+        lines += [f"  {node.describe()}" for node in self.failures]
+        if self.skipped:
+            lines.append(f"  {len(self.skipped)} nodes skipped because of the failures above")
+        return "\n".join(lines)
+
+
+class ModelsError(click.ClickException):
+    """dbt build failed: which models/tests failed and why (never a password). Carries the result.
+
+    A `click.ClickException`, so the command line prints the message without a traceback."""
+
+    def __init__(self, result: ModelsResult) -> None:
+        super().__init__(str(result))
+        self.result = result
+
+
+@dataclass(frozen=True)
+class _Profile:
+    target: str
+    env: dict[str, str]
+    description: str
+    identity: str
+    secret: str | None = None
+
+
+def _duckdb_path(duckdb_path: str | os.PathLike | None) -> Path:
+    if duckdb_path is None:
+        from pipelines.config import resolve_destination
+
+        return Path(resolve_destination("duckdb").duckdb_path)
+    text = str(duckdb_path)
+    for prefix in ("duckdb:///", "duckdb://"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return Path(text).expanduser().resolve()
+
+
+def _postgres_credentials(postgres_credentials: str | Mapping[str, Any] | None) -> str:
+    if postgres_credentials is None:
+        from pipelines.config import resolve_destination
+
+        postgres_credentials = resolve_destination("postgres").postgres_credentials
+    if isinstance(postgres_credentials, Mapping):
+        from dlt.common.configuration.specs import ConnectionStringCredentials
+
+        postgres_credentials = ConnectionStringCredentials(
+            dict(postgres_credentials)
+        ).to_native_representation()
+    return str(postgres_credentials)
+
+
+def _profile(destination: str, duckdb_path, postgres_credentials) -> _Profile:
+    if destination == "duckdb":
+        path = _duckdb_path(duckdb_path)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no DuckDB file at {path}: load data first (cicd-etl run) or point --duckdb at it"
+            )
+        return _Profile(
+            target="duckdb",
+            env={"CICD_ETL_DBT_TARGET": "duckdb", "CICD_ETL_DUCKDB_PATH": str(path)},
+            description=f"DuckDB {path}",
+            identity="duckdb-" + hashlib.sha256(str(path).encode()).hexdigest()[:12],
+        )
+    if destination == "postgres":
+        url = urlsplit(_postgres_credentials(postgres_credentials))
+        if url.scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
+            raise ValueError("PostgreSQL credentials must be a postgresql://user:password@host:port/db URL")
+        query = parse_qs(url.query)
+        password = unquote(url.password) if url.password else ""
+        env = {
+            "CICD_ETL_DBT_TARGET": "postgres",
+            "CICD_ETL_PG_HOST": url.hostname or "localhost",
+            "CICD_ETL_PG_PORT": str(url.port or 5432),
+            "CICD_ETL_PG_USER": unquote(url.username or "postgres"),
+            "DBT_ENV_SECRET_CICD_ETL_PG_PASSWORD": password,
+            "CICD_ETL_PG_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "CICD_ETL_PG_SSLMODE": query.get("sslmode", ["prefer"])[0],
+        }
+        where = f"{env['CICD_ETL_PG_USER']}@{env['CICD_ETL_PG_HOST']}:{env['CICD_ETL_PG_PORT']}"
+        where += f"/{env['CICD_ETL_PG_DBNAME']}"
+        return _Profile(
+            target="postgres",
+            env=env,
+            description=f"PostgreSQL {where}",
+            identity="postgres-" + hashlib.sha256(where.encode()).hexdigest()[:12],
+            secret=password or None,
+        )
+    raise ValueError(f"unknown destination {destination!r}; choose one of {', '.join(DESTINATIONS)}")
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    if secret:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _node_results(run_result: Any, secret: str | None) -> list[NodeResult]:
+    nodes = []
+    for item in getattr(run_result, "results", None) or []:
+        node = item.node
+        message = _scrub(" ".join(str(item.message or "").split()), secret)
+        nodes.append(
+            NodeResult(
+                name=node.name,
+                resource_type=str(getattr(node.resource_type, "value", node.resource_type)),
+                status=str(getattr(item.status, "value", item.status)),
+                execution_time=round(float(item.execution_time or 0.0), 3),
+                message=message[:500],
+                failures=item.failures,
+            )
+        )
+    return nodes
+
+
+def build_models(
+    destination: str = "duckdb",
+    duckdb_path: str | os.PathLike | None = None,
+    postgres_credentials: str | Mapping[str, Any] | None = None,
+    run_tests: bool = True,
+    vars: Mapping[str, Any] | None = None,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    work_dir: str | os.PathLike | None = None,
+    quiet: bool = False,
+    raise_on_error: bool = True,
+) -> ModelsResult:
+    """Run `dbt build` (seed, run, test) for the `sql/` project against the given destination.
+
+    destination: "duckdb" (the file `duckdb_path`, default from dlt config / ./cicd.duckdb) or
+    "postgres" (`postgres_credentials`, default DESTINATION__POSTGRES__CREDENTIALS).
+    run_tests: run the data tests too (default); False builds seeds and models only.
+    vars: dbt vars, e.g. {"dora_window_days": 30, "dora_report_year": 2021}.
+    select: a dbt selection (e.g. "mart_dora_summary") to build part of the project.
+    Raises ModelsError (with the failing models/tests) unless raise_on_error is False; the result
+    says ok, failures and timings either way.
+    """
+    from dbt.cli.main import dbtRunner
+
+    profile = _profile(destination, duckdb_path, postgres_credentials)
+    base = Path(work_dir) if work_dir else SQL_DIR / "target" / profile.identity
+    args = [
+        "build",
+        "--project-dir",
+        str(SQL_DIR),
+        "--profiles-dir",
+        str(SQL_DIR),
+        "--target",
+        profile.target,
+        "--target-path",
+        str(base / "target"),
+        "--log-path",
+        str(base / "logs"),
+    ]
+    if not run_tests:
+        args += ["--exclude-resource-type", "test", "unit_test"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    if vars:
+        args += ["--vars", json.dumps(dict(vars))]
+    if quiet:
+        args.append("--quiet")
+
+    started = time.perf_counter()
+    with _ENV_LOCK, _environment(profile.env):
+        outcome = dbtRunner().invoke(args)
+    elapsed = round(time.perf_counter() - started, 3)
+
+    nodes = _node_results(outcome.result, profile.secret)
+    error = None
+    if outcome.exception is not None:
+        error = _scrub(f"dbt could not run: {outcome.exception}", profile.secret)
+    elif not outcome.success and not any(node.failed for node in nodes):
+        error = "dbt build did not succeed (see the dbt log above)"
+    result = ModelsResult(
+        ok=bool(outcome.success) and error is None,
+        target=profile.target,
+        destination=profile.description,
+        elapsed_sec=elapsed,
+        nodes=nodes,
+        error=error,
+    )
+    if not result.ok and raise_on_error:
+        raise ModelsError(result)
+    return result

@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ raw_source('seamless_pipelines') }}
+),
+
+renamed as (
+    select
+        id as pipeline_id,
+        name as pipeline_name,
+        {{ to_utc('created_at') }} as created_at,
+        {{ to_utc('updated_at') }} as updated_at,
+        aws_ecs_cluster
+    from source
+)
+
+select * from renamed
