@@ -13,6 +13,11 @@ SIM_CLOCK = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
+def sim_clock() -> datetime:
+    return SIM_CLOCK
+
+
+@pytest.fixture(scope="session")
 def sim():
     """A shared small simulator (seed 42, fixed clock). Read-only: do not advance or configure it."""
     with Simulator(scale="small", seed=42, clock=SIM_CLOCK).running() as handle:
