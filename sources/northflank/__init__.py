@@ -1,0 +1,175 @@
+"""Northflank: projects, pipelines, workflows, release-flow runs and workflow runs with their spec trees.
+
+Discovery: projects (or the configured `project_ids`) -> pipelines -> the release-flow run list of
+each stage (`development`, `staging`, `production`; a 404 means the pipeline has no release flow
+there) and workflows -> workflow runs. Projects, pipelines and workflows are re-read in full each
+sync (a handful of list calls).
+
+Runs, incrementally per scope (a release-flow stage or a workflow): run lists have no time filter and
+no documented order, so every sync pages the whole list (never stopping early) and reads the details
+only of runs that are new, whose `updatedAt` moved past what was landed, or that were unfinished and
+moved (see `incremental.py` for the state kept per scope). Details are read concurrently. A run row
+and its spec-tree nodes are emitted together from the details; a run whose details were not read is
+not re-emitted. Node rows of a run are replaced as a whole (dlt merge with `merge_key = run_id`), so
+nodes that disappear when a run's tree changes shape do not linger. Secret-looking keys in run
+arguments and specs are masked; the API token never leaves the HTTP layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import dlt
+from dlt.sources import DltResource
+
+from sources.common import BearerAuth, HttpSettings, ProviderClient
+from sources.raw_tables import dlt_columns, primary_key
+
+from .helpers import (
+    PROVIDER,
+    NorthflankApi,
+    Row,
+    RunVersion,
+    Scope,
+    node_rows,
+    project_row,
+    run_row,
+    run_version,
+    template_row,
+)
+from .incremental import ScopeTracker
+from .settings import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PIPELINES, STAGES, WORKFLOWS
+
+
+@dlt.source(name="northflank", max_table_nesting=0)
+def northflank_source(
+    api_token: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    project_ids: list[str] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    team_id: str | None = None,
+) -> Sequence[DltResource]:
+    """Northflank release-flow and workflow runs. `team_id` selects the team-scoped API paths."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(
+            f"sources.northflank.page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}"
+        )
+    client = ProviderClient(
+        PROVIDER, base_url.rstrip("/"), BearerAuth(api_token), HttpSettings.from_dlt(PROVIDER)
+    )
+    api = NorthflankApi(client, page_size, team_id)
+    projects = northflank_projects(api, project_ids)
+    pipelines = projects | northflank_pipelines(api)
+    release_flow_runs = pipelines | northflank_release_flow_runs(api)
+    workflows = projects | northflank_workflows(api)
+    workflow_runs = workflows | northflank_workflow_runs(api)
+    return (
+        projects,
+        pipelines,
+        workflows,
+        release_flow_runs,
+        release_flow_runs | northflank_release_flow_run_nodes(),
+        workflow_runs,
+        workflow_runs | northflank_workflow_run_nodes(),
+    )
+
+
+def _hints(table: str) -> dict:
+    return {
+        "name": table,
+        "write_disposition": "merge",
+        "primary_key": primary_key(table),
+        "columns": dlt_columns(table),
+    }
+
+
+@dlt.resource(**_hints("northflank_projects"))
+def northflank_projects(api: NorthflankApi, project_ids: list[str] | None) -> Iterator[list[Row]]:
+    for page in api.projects(project_ids):
+        yield [project_row(item) for item in page]
+
+
+@dlt.transformer(**_hints("northflank_pipelines"))
+def northflank_pipelines(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
+    for project in projects:
+        for page in api.pipelines(project["id"]):
+            yield [template_row(project["id"], item, PIPELINES) for item in page]
+
+
+@dlt.transformer(**_hints("northflank_workflows"))
+def northflank_workflows(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
+    for project in projects:
+        for page in api.workflows(project["id"]):
+            yield [template_row(project["id"], item, WORKFLOWS) for item in page]
+
+
+@dlt.transformer(**_hints("northflank_release_flow_runs"))
+def northflank_release_flow_runs(pipelines: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
+    scopes = [Scope(p["project_id"], p["id"], stage) for p in pipelines for stage in STAGES]
+    yield from _sync_runs(api, scopes)
+
+
+@dlt.transformer(**_hints("northflank_workflow_runs"))
+def northflank_workflow_runs(workflows: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
+    yield from _sync_runs(api, [Scope(w["project_id"], w["id"]) for w in workflows])
+
+
+@dlt.transformer(**_hints("northflank_release_flow_run_nodes"), merge_key="run_id")
+def northflank_release_flow_run_nodes(runs: list[Row]) -> Iterator[list[Row]]:
+    yield from _nodes(runs)
+
+
+@dlt.transformer(**_hints("northflank_workflow_run_nodes"), merge_key="run_id")
+def northflank_workflow_run_nodes(runs: list[Row]) -> Iterator[list[Row]]:
+    yield from _nodes(runs)
+
+
+def _nodes(runs: list[Row]) -> Iterator[list[Row]]:
+    rows = [node for run in runs for node in node_rows(run, _scope_of(run))]
+    if rows:
+        yield rows
+
+
+def _scope_of(run: Row) -> Scope:
+    if "stage" in run:
+        return Scope(run["project_id"], run["pipeline_id"], run["stage"])
+    return Scope(run["project_id"], run["workflow_id"])
+
+
+def _sync_runs(api: NorthflankApi, scopes: list[Scope]) -> Iterator[list[Row]]:
+    """Page every scope's run list, read the details of new/changed/unfinished runs concurrently,
+    yield run rows in pages, then save each scope's state (committed with this load package)."""
+    state = dlt.current.resource_state().setdefault("scopes", {})
+    trackers: dict[str, ScopeTracker] = {}
+
+    def runs_to_read() -> Iterator[tuple[Scope, str]]:
+        for scope in scopes:
+            pages = api.run_pages(scope)
+            if pages is None:
+                continue  # no release flow for this stage
+            tracker = trackers[scope.key] = ScopeTracker.from_state(state.get(scope.key))
+            for page in pages:
+                for summary in page:
+                    version = run_version(summary, scope.runs_template)
+                    if tracker.needs_details(version):
+                        yield scope, version.id
+                    else:
+                        tracker.landed(version)
+
+    def read(task: tuple[Scope, str]) -> tuple[Scope, Row | None]:
+        scope, run_id = task
+        return scope, api.run_details(scope, run_id)
+
+    batch: list[Row] = []
+    for scope, details in api.client.map_concurrent(read, runs_to_read()):
+        if details is None:
+            continue
+        row = run_row(scope, details)
+        trackers[scope.key].landed(RunVersion(row["id"], row["updated_at"], row["concluded"]))
+        batch.append(row)
+        if len(batch) >= api.page_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    state.update({key: tracker.to_state() for key, tracker in trackers.items()})
