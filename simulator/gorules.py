@@ -7,6 +7,8 @@ their jobs (one per environment, by ``order``). Errors are ``{message, statusCod
 
 from __future__ import annotations
 
+import functools
+
 from .http import HttpError, Request, Response, json_response
 from .providers import ProviderApi, bearer
 from .timeline import CANCELLED, FAILURE, PENDING, RUNNING, SUCCESS, WAITING, Run, Step
@@ -19,6 +21,7 @@ DONE = {SUCCESS: "completed", FAILURE: "failure", CANCELLED: "cancelled"}
 ENV_NAMES = {"development": "Development", "qa": "QA", "staging": "Staging", "production": "Production"}
 
 
+@functools.lru_cache(maxsize=64)
 def user(name: str) -> dict:
     first, _, last = name.partition(" ")
     return {

@@ -48,7 +48,7 @@ class Request:
 
 
 class Response:
-    __slots__ = ("status", "body", "headers", "content_type")
+    __slots__ = ("status", "body", "headers", "content_type", "cacheable")
 
     def __init__(
         self,
@@ -59,6 +59,10 @@ class Response:
     ):
         self.status, self.body, self.content_type = status, body, content_type
         self.headers = headers if headers is not None else []
+        self.cacheable = True  # False when the body must differ per request (e.g. a request id)
+
+    def copy(self) -> Response:
+        return Response(self.status, self.body, self.content_type, list(self.headers))
 
     def head(self, content_length: int | None = None, keep_alive: bool = True) -> bytes:
         lines = [f"HTTP/1.1 {self.status} {REASONS.get(self.status, 'Unknown')}"]

@@ -7,6 +7,7 @@ auth, ``x-ratelimit-*`` on every response, team-scoped twin paths, list order no
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from .http import HttpError, Request, Response, json_response
@@ -19,6 +20,7 @@ DEFAULT_PER_PAGE = 50
 RUN_STATUS = {SUCCESS: "success", FAILURE: "failure", CANCELLED: "aborted", SKIPPED: "skipped"}
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def nf_time(t: float, space: bool) -> str:
     """``2021-01-01 12:01:00.000Z`` (the docs' examples) or the ISO ``T`` form."""
     text = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"

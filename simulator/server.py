@@ -14,7 +14,7 @@ import asyncio
 import socket
 import struct
 import threading
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from datetime import UTC, datetime
 
 import orjson
@@ -25,6 +25,7 @@ from .providers import DEFAULT_CREDENTIALS, ProviderApi, build_apis
 from .world import World
 
 MAX_BODY = 1 << 20
+CACHE_ENTRIES, CACHE_BYTES = 8192, 64 << 20
 
 
 class Stats:
@@ -87,9 +88,13 @@ class Engine:
         self.limits = with_default_budget(parse_rate_limits(rate_limits))
         self.credentials = _merge_credentials(credentials)
         self.options = dict(options or {})
+        self.cache_enabled = bool(self.options.pop("response_cache", True))
         self.stats = Stats()
         self.apis: dict[str, ProviderApi] = build_apis(world, self.credentials, self.options)
         self._mounts = [(f"/{name}", api) for name, api in self.apis.items()]
+        self._cache: OrderedDict[tuple, Response] = OrderedDict()
+        self._cache_bytes = 0
+        self._options_version = 0
         self._bare_yunxiao = ("/organization/", "/oapi/")
 
     # ---------------------------------------------------------------------------- dispatching
@@ -134,7 +139,7 @@ class Engine:
                 return Response(200, b""), None
         response = api.authenticate(req)
         if response is None:
-            response = self._handle(api, req, match)
+            response = self._cached_handle(api, req, match)
         response = api.with_budget(response, budget)
         if fault == "malformed":
             response = Response(
@@ -143,6 +148,24 @@ class Engine:
                 headers=response.headers,
             )
         return response, fault
+
+    def _cached_handle(self, api: ProviderApi, req: Request, match) -> Response:
+        """Answers are pure functions of (request, clock, options): identical requests are rendered once."""
+        if not self.cache_enabled:
+            return self._handle(api, req, match)
+        key = (api.name, req.method, req.raw_path, req.target, self.world.clock, self._options_version)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached.copy()
+        response = self._handle(api, req, match)
+        if response.cacheable and response.status < 500:
+            self._cache[key] = response.copy()
+            self._cache_bytes += len(response.body)
+            while len(self._cache) > CACHE_ENTRIES or self._cache_bytes > CACHE_BYTES:
+                _, evicted = self._cache.popitem(last=False)
+                self._cache_bytes -= len(evicted.body)
+        return response
 
     def _handle(self, api: ProviderApi, req: Request, match) -> Response:
         if match is None:
@@ -191,6 +214,7 @@ class Engine:
         options = {k: changes.pop(k) for k in list(changes) if k in OPTION_NAMES}
         if options:
             self.options.update(options)
+            self._options_version += 1
             for api in self.apis.values():
                 api.options.update(options)
         self.fault_config.update(**changes)

@@ -7,6 +7,7 @@ compares those times with the clock, so advancing the clock moves runs forward w
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,8 @@ class Run:
     quirk_status: str | None = None  # a status outside the documented set, shown once concluded
     commit: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    _events: list[float] | None = None
+    _leaves: list[Step] | None = None
 
     @property
     def started(self) -> float:
@@ -158,8 +161,11 @@ class Run:
         if t < self.root.start:
             return PENDING
         state = self.root.state(t)
-        if state == RUNNING and any(leaf.state(t) == WAITING for leaf in self.root.leaves()):
-            return WAITING
+        if state == RUNNING:
+            if self._leaves is None:
+                self._leaves = list(self.root.leaves())
+            if any(leaf.state(t) == WAITING for leaf in self._leaves):
+                return WAITING
         return state
 
     def concluded(self, t: float) -> bool:
@@ -169,14 +175,19 @@ class Run:
         return self.new_name if self.rename_at is not None and t >= self.rename_at else self.name
 
     def events(self) -> list[float]:
-        times = {self.created, *self.root.times()}
-        if self.rename_at is not None:
-            times.add(self.rename_at)
-        return sorted(times)
+        """Sorted times at which something visible about the run changes (computed once: plans are fixed)."""
+        if self._events is None:
+            times = {self.created, *self.root.times()}
+            if self.rename_at is not None:
+                times.add(self.rename_at)
+            self._events = sorted(times)
+        return self._events
 
     def updated(self, t: float) -> float:
         """Time of the last visible change at or before ``t``."""
-        return max(e for e in self.events() if e <= t)
+        events = self.events()
+        return events[max(0, bisect.bisect_right(events, t) - 1)]
 
     def changed_between(self, a: float, b: float) -> bool:
-        return any(a < e <= b for e in self.events())
+        events = self.events()
+        return bisect.bisect_right(events, b) > bisect.bisect_right(events, a)

@@ -18,6 +18,7 @@ A run is visible once ``created <= clock``; its status at the clock follows from
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import math
 import random
@@ -46,8 +47,8 @@ class Scale:
 
 SCALES = {
     "small": Scale(services=8, history_days=30, commits_per_day=2.8),
-    "medium": Scale(services=40, history_days=60, commits_per_day=3.9),
-    "large": Scale(services=120, history_days=120, commits_per_day=6.4),
+    "medium": Scale(services=40, history_days=60, commits_per_day=5.2),
+    "large": Scale(services=120, history_days=120, commits_per_day=9.0),
 }
 
 # (CI provider, CD provider) per service, cycled. Seamless runs its own deploy stages when it is the CD.
@@ -119,6 +120,7 @@ def rng_for(*parts: object) -> random.Random:
     return random.Random(h64(*parts))
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def uuid_for(*parts: object) -> str:
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
     return str(uuid.UUID(bytes=digest, version=4))
@@ -133,6 +135,7 @@ def lognormal(rng: random.Random, median: float, sigma: float, cap: float | None
     return min(value, cap) if cap else value
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def iso(t: float) -> str:
     """ISO-8601 UTC with milliseconds and Z (Prisma/JS style)."""
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

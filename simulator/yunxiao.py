@@ -13,6 +13,8 @@ Times are epoch milliseconds (0 = not yet); ids are integers.
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 
 from .http import HttpError, Request, Response, json_response
@@ -40,6 +42,7 @@ def job_id(pipeline_id: int, run_number: int, stage_index: int, job_index: int) 
     return stage_id(pipeline_id, run_number, stage_index) + job_index + 1
 
 
+@functools.lru_cache(maxsize=4096)
 def account(*parts) -> str:
     return str(100000000000000 + h64("yx-account", *parts) % 900000000000000)
 
@@ -106,7 +109,9 @@ class YunxiaoApi(ProviderApi):
         )
 
     def _gateway_error(self, status: int, code: str, message: str) -> Response:
-        return json_response({"Code": code, "Message": message, "RequestId": self._request_id()}, status)
+        return _unique(
+            json_response({"Code": code, "Message": message, "RequestId": self._request_id()}, status)
+        )
 
     def _oapi_error(self, status: int, code: str, message: str) -> Response:
         return json_response({"errorCode": code, "errorMessage": message}, status)
@@ -483,6 +488,12 @@ class YunxiaoApi(ProviderApi):
             data["jobSign"] = f"{job.kind}_{jid % 1000}"
             data["result"] = orjson.dumps({"outcome": data["status"]}).decode() if state in DONE else ""
         return data
+
+
+def _unique(response: Response) -> Response:
+    """Bodies with a request id differ per request, so they are never served from the response cache."""
+    response.cacheable = False
+    return response
 
 
 class _OapiError(Exception):
