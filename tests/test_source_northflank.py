@@ -7,9 +7,10 @@ request counts come from the simulator's own counters per endpoint template.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,8 @@ from pipelines.config import Destination
 from pipelines.runner import ProviderOutcome, load_providers
 from simulator import Simulator
 from simulator.northflank import node_status, run_status
-from sources.northflank.helpers import Scope, mask_secrets, node_rows, time_field
+from sources.northflank.helpers import RunVersion, Scope, mask_secrets, node_rows, time_field
+from sources.northflank.incremental import ScopeTracker
 from sources.raw_tables import primary_key, tables_of
 
 TABLES = [t.name for t in tables_of("northflank")]
@@ -250,6 +252,33 @@ def test_secret_looking_payload_keys_are_masked():
 # ----------------------------------------------------------------------------------- incremental
 
 
+def test_scope_state_rereads_only_new_changed_or_moved_unfinished_runs():
+    t0 = datetime(2024, 6, 3, 9, tzinfo=UTC)
+    landed = [
+        RunVersion("old", t0 - timedelta(days=1), True),
+        RunVersion("near", t0 - timedelta(minutes=5), True),
+        RunVersion("top", t0, True),
+        RunVersion("open", t0 - timedelta(days=2), False),
+    ]
+    first = ScopeTracker.from_state(None)
+    assert all(first.needs_details(run) for run in landed)  # a new scope reads everything
+    for run in landed:
+        first.landed(run)
+    state = json.loads(json.dumps(first.to_state()))  # plain JSON, as dlt stores it
+    assert state["watermark"] == t0.isoformat()
+    assert set(state["recent"]) == {"near", "top"} and set(state["unfinished"]) == {"open"}
+
+    tracker = ScopeTracker.from_state(state)
+
+    assert not any(tracker.needs_details(run) for run in landed)  # nothing moved: no detail calls
+    assert tracker.needs_details(RunVersion("new", t0 + timedelta(seconds=1), True))
+    # Stamped just below the watermark (while another page was being read): re-read, not trusted.
+    assert tracker.needs_details(RunVersion("near", t0 - timedelta(minutes=1), True))
+    assert tracker.needs_details(RunVersion("late", t0 - timedelta(minutes=3), True))
+    assert tracker.needs_details(RunVersion("open", t0 - timedelta(days=1), False))  # unfinished, moved
+    assert tracker.needs_details(RunVersion("open", t0 - timedelta(days=2), True))  # now concluded
+
+
 def test_incremental_syncs_read_details_only_for_new_changed_and_unfinished_runs(env, db, nf_sim):
     world = nf_sim.world
     assert load(db, nf_sim)[0].ok
@@ -335,9 +364,10 @@ def test_state_never_runs_ahead_of_data_that_did_not_land(env, db, nf_sim):
 def test_rate_limit_pauses_and_the_load_completes(env, db, nf_sim, caplog):
     """A budget of 30 requests per 1-second window: the HTTP layer waits for the window instead of failing.
 
-    Also loads only the configured `SOURCES__NORTHFLANK__PROJECT_IDS`.
+    Also loads only the configured `SOURCES__NORTHFLANK__PROJECT_IDS`, on the team-scoped paths.
     """
     env.setenv("SOURCES__NORTHFLANK__PROJECT_IDS", '["catalog-2"]')
+    env.setenv("SOURCES__NORTHFLANK__TEAM_ID", "sim-team")
     nf_sim.configure(rate_limits={"northflank": {"limit": 30, "window_s": 1}})
     caplog.set_level(logging.WARNING, logger="cicd_etl.http.northflank")
 
@@ -345,6 +375,7 @@ def test_rate_limit_pauses_and_the_load_completes(env, db, nf_sim, caplog):
 
     assert outcome.ok, outcome.error
     assert sum(requests.values()) > 60  # it took several windows
+    assert all(endpoint.startswith("GET /v1/teams/{teamId}/projects/") for endpoint in requests)
     assert "rate limit exhausted" in caplog.text or "HTTP 429" in caplog.text
     runs = {key[-1] for key in world_runs(nf_sim.world) if key[0] == "catalog-2"}
     for table in TABLES:

@@ -31,6 +31,7 @@ from .helpers import (
     Row,
     RunVersion,
     Scope,
+    log,
     node_rows,
     project_row,
     run_row,
@@ -141,14 +142,17 @@ def _sync_runs(api: NorthflankApi, scopes: list[Scope]) -> Iterator[list[Row]]:
     yield run rows in pages, then save each scope's state (committed with this load package)."""
     state = dlt.current.resource_state().setdefault("scopes", {})
     trackers: dict[str, ScopeTracker] = {}
+    listed = 0
 
     def runs_to_read() -> Iterator[tuple[Scope, str]]:
+        nonlocal listed
         for scope in scopes:
             pages = api.run_pages(scope)
             if pages is None:
                 continue  # no release flow for this stage
             tracker = trackers[scope.key] = ScopeTracker.from_state(state.get(scope.key))
             for page in pages:
+                listed += len(page)
                 for summary in page:
                     version = run_version(summary, scope.runs_template)
                     if tracker.needs_details(version):
@@ -161,15 +165,18 @@ def _sync_runs(api: NorthflankApi, scopes: list[Scope]) -> Iterator[list[Row]]:
         return scope, api.run_details(scope, run_id)
 
     batch: list[Row] = []
+    read_count = 0
     for scope, details in api.client.map_concurrent(read, runs_to_read()):
         if details is None:
             continue
         row = run_row(scope, details)
         trackers[scope.key].landed(RunVersion(row["id"], row["updated_at"], row["concluded"]))
         batch.append(row)
+        read_count += 1
         if len(batch) >= api.page_size:
             yield batch
             batch = []
     if batch:
         yield batch
     state.update({key: tracker.to_state() for key, tracker in trackers.items()})
+    log.info("northflank: %d run lists, %d runs listed, %d details read", len(trackers), listed, read_count)

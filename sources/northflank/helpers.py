@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -113,14 +113,10 @@ class NorthflankApi:
 
     def _pages(self, template: str, key: str, **params: str) -> Iterator[list[Row]]:
         endpoint, path = self._resolve(template, params)
-        pages = cursor_pages(
-            self.client, path, items=dig("data", key), params={"per_page": self.page_size}, endpoint=endpoint
+        items = _list_of_objects(key, endpoint)
+        yield from cursor_pages(
+            self.client, path, items=items, params={"per_page": self.page_size}, endpoint=endpoint
         )
-        for page in pages:
-            for item in page:
-                if not isinstance(item, dict):
-                    raise PayloadError(PROVIDER, endpoint, f"expected objects in `{key}`, got {item!r:.60}")
-            yield page
 
     def _pages_if_found(self, template: str, key: str, **params: str) -> Iterator[list[Row]] | None:
         """The pages, or None if the first request answers 404 (the parent does not exist)."""
@@ -134,6 +130,18 @@ class NorthflankApi:
     def _resolve(self, template: str, params: dict[str, str]) -> tuple[str, str]:
         endpoint = self._prefix + template
         return endpoint, expand_path(endpoint, **self._team, **params)
+
+
+def _list_of_objects(key: str, endpoint: str) -> Callable[[Any], list[Row]]:
+    """The `data.<key>` list of a page; a missing key is an error, not an empty page (silent data loss)."""
+
+    def extract(body: Any) -> list[Row]:
+        rows = dig("data", key)(body)
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise PayloadError(PROVIDER, endpoint, f"expected a list of objects in `data.{key}`")
+        return rows
+
+    return extract
 
 
 # ----------------------------------------------------------------------------------------- rows
