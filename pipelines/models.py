@@ -14,6 +14,7 @@ dbt's `target/` and `logs/` go to `sql/target/<destination identity>/` (git-igno
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -202,6 +203,21 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB instance open in a class attribute after a run; close it, so the
+    file is free for other connections (read-only reports, the next load) in this process."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if environment is not None:
+            with contextlib.suppress(Exception):  # best effort: the instance is dropped either way
+                environment.close()
+
+
 def _scrub(text: str, secret: str | None) -> str:
     if secret:
         text = text.replace(secret, "***")
@@ -279,7 +295,11 @@ def build_models(
 
     started = time.perf_counter()
     with _ENV_LOCK, _environment(profile.env):
-        outcome = dbtRunner().invoke(args)
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            if profile.target == "duckdb":
+                _release_duckdb()
     elapsed = round(time.perf_counter() - started, 3)
 
     nodes = _node_results(outcome.result, profile.secret)

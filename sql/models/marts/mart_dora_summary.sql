@@ -170,7 +170,7 @@ summary as (
         frequency.days_per_month_p50 as deployment_days_per_month_p50,
         case
             when reporting_window.window_end is not null
-                then coalesce(measures.deployment_days, 0) * 182.5 / {{ window_days }}
+                then cast(coalesce(measures.deployment_days, 0) as double precision) * 182.5 / {{ window_days }}
         end as deployment_days_per_six_months,
         coalesce(measures.lead_time_deployments, 0) as lead_time_deployments,
         measures.lead_time_p50_hours,
