@@ -71,7 +71,24 @@ def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
 @click.option("--destination", type=click.Choice(["duckdb", "postgres"]), default="duckdb", show_default=True)
 def models(duckdb_path, destination) -> None:
     """(Re)build the SQL models and run their data tests on what is loaded."""
-    _not_yet("`models` (the dbt project)")
+    from pipelines.config import ConfigError, resolve_destination
+    from pipelines.models import build_models
+
+    try:
+        target = resolve_destination(destination, duckdb_path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"Building models (dbt) on {target.describe()} ...", err=True)
+    try:
+        result = build_models(
+            destination=target.kind,
+            duckdb_path=target.duckdb_path,
+            postgres_credentials=target.postgres_credentials,
+        )
+    except FileNotFoundError as exc:  # no DuckDB file yet: nothing was loaded
+        raise click.ClickException(str(exc)) from None
+    # a failed build raises ModelsError (a ClickException): it names each failed model/test
+    click.echo(result.summary())
 
 
 @main.command()
