@@ -25,7 +25,6 @@ import random
 import threading
 import uuid
 from array import array
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -239,7 +238,7 @@ class World:
             origin if origin is not None else (math.floor(self.clock / DAY) - self.scale.history_days) * DAY
         )
         self._lock = threading.RLock()
-        self._cache: OrderedDict = OrderedDict()
+        self._cache: dict[tuple[str, int], Run] = {}
         self._cache_size = 4096
         self._generated_until_day = -1
         self._build_organisation()
@@ -483,20 +482,18 @@ class World:
         return bisect.bisect_right(scope.created, self.clock if t is None else t)
 
     def run(self, scope: Scope, index: int) -> Run:
-        """Plan of the scope's run ``index`` (creation order); cached in a bounded LRU."""
+        """Plan of the scope's run ``index`` (creation order); cached, oldest evicted first (bounded)."""
         cache_key = (scope.key, index)
-        with self._lock:
-            cached = self._cache.get(cache_key)
-            if cached is not None:
-                self._cache.move_to_end(cache_key)
-                return cached
+        cached = self._cache.get(cache_key)  # plans never change, so a lock-free read is safe
+        if cached is not None:
+            return cached
         from .plans import plan_run  # plans depend on World; imported late to avoid a cycle
 
         run = plan_run(self, scope, index)
         with self._lock:
             self._cache[cache_key] = run
             if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                del self._cache[next(iter(self._cache))]
         return run
 
     def runs(self, scope: Scope, t: float | None = None):
