@@ -40,19 +40,27 @@ _cicd_pg_main() {
     local pwfile="$root/pw"
     printf '%s\n' "$password" > "$pwfile"
     [ "$(id -u)" = "0" ] && chown postgres "$pwfile"
-    "${run[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
-      -E UTF8 --locale=C.UTF-8 >/dev/null || "${run[@]}" "$bindir/initdb" -D "$data" -U postgres \
-      --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 >/dev/null
+    if ! "${run[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+      -E UTF8 >"$root/initdb.log" 2>&1; then
+      rm -f "$pwfile"
+      echo "initdb failed (see $root/initdb.log): postgres tests will be skipped" >&2
+      return 1
+    fi
     rm -f "$pwfile"
   fi
   if ! "${run[@]}" "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    "${run[@]}" "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w \
+    if ! "${run[@]}" "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off" \
-      start >/dev/null
+      start >/dev/null; then
+      echo "PostgreSQL did not start (see $root/server.log): postgres tests will be skipped" >&2
+      return 1
+    fi
   fi
   export CICD_ETL_TEST_POSTGRES="postgresql://postgres:${password}@127.0.0.1:${port}/postgres"
   echo "== PostgreSQL on 127.0.0.1:${port} (CICD_ETL_TEST_POSTGRES set)"
 }
 
 _cicd_pg_main
+_cicd_pg_status=$?
 unset -f _cicd_pg_main
+[ "$_cicd_pg_status" -eq 0 ]
