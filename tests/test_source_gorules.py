@@ -177,11 +177,15 @@ def test_bad_token_fails_with_one_clear_line(sim, db):
     assert calls(sim) == {ENVIRONMENTS: len(sim.gorules_project_ids())}  # one try per project in flight
 
 
-def test_missing_project_ids_is_named(sim, db):
+def test_missing_or_unknown_project_ids_are_named(sim, db):
     outcome = load(sim, db, project_ids=None)
     assert not outcome.ok
     assert "SOURCES__GORULES__PROJECT_IDS" in outcome.error and "\n" not in outcome.error
     assert calls(sim) == {}
+
+    outcome = load(sim, db, project_ids=["no-such-project"])
+    assert not outcome.ok
+    assert "project no-such-project not found (HTTP 404); check project_ids" in outcome.error
 
 
 def test_configurable_paging_and_base_url_ending_in_api(make_sim, db):

@@ -76,8 +76,10 @@ def without_empty_extras(row: dict, table: str) -> dict:
 
 def list_environments(client: ProviderClient, project_id: str) -> list[dict]:
     """GET the project's environments: a bare, unpaginated JSON array."""
-    path = _path(ENVIRONMENTS, projectId=project_id)
-    body = client.get_json(path, endpoint=ENVIRONMENTS).body
+    try:
+        body = client.get_json(_path(ENVIRONMENTS, projectId=project_id), endpoint=ENVIRONMENTS).body
+    except NotFoundError as exc:
+        raise _unknown_project(exc, project_id) from None
     if not isinstance(body, list):
         raise PayloadError(PROVIDER, ENVIRONMENTS, f"expected a JSON array, got {type(body).__name__}")
     return [shape_environment(env, project_id) for env in body]
@@ -93,7 +95,7 @@ def run_pages(
     """
     envelope = _RunsEnvelope(page_size)
     seen = 0
-    for page in page_number_pages(
+    pages = page_number_pages(
         client,
         _path(RUNS, projectId=project_id),
         items=envelope.results,
@@ -101,9 +103,13 @@ def run_pages(
         endpoint=RUNS,
         page_param=page_param,
         size_param=size_param,
-    ):
-        seen += len(page)
-        yield page
+    )
+    try:
+        for page in pages:
+            seen += len(page)
+            yield page
+    except NotFoundError as exc:
+        raise _unknown_project(exc, project_id) from None
     if envelope.total is not None and seen < envelope.total:
         raise PayloadError(PROVIDER, RUNS, f"read {seen} runs but the first page announced {envelope.total}")
 
@@ -117,6 +123,17 @@ def get_run(client: ProviderClient, project_id: str, run_id: str) -> dict | None
     if not isinstance(body, dict):
         raise PayloadError(PROVIDER, RUN, f"expected a run object, got {type(body).__name__}")
     return body
+
+
+def _unknown_project(exc: NotFoundError, project_id: str) -> NotFoundError:
+    """A 404 on a project's list means the configured project id is wrong: say which one."""
+    return NotFoundError(
+        PROVIDER,
+        exc.endpoint,
+        f"project {project_id} not found (HTTP 404); check project_ids",
+        status=exc.status,
+        provider_message=exc.provider_message,
+    )
 
 
 class _RunsEnvelope:
