@@ -8,6 +8,7 @@ request counts come from the simulator's counters per endpoint template.
 from __future__ import annotations
 
 import logging
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -394,16 +395,12 @@ def test_pipeline_ids_limit_the_load_without_listing_pipelines(db, sim):
         assert keys(db, table) == {k for k in sim.world.expected_keys(table) if k[1] in ids}, table
 
 
-def test_full_refresh_reloads_from_scratch_to_identical_data(db, sim):
-    load(db, sim)
-    snapshot = {
-        t: set(query(db, f"select * exclude (_dlt_load_id, _dlt_id) from cicd_raw.{t}")) for t in TABLES
-    }
+def test_full_refresh_reloads_from_scratch_to_identical_data(full_2021, sim, db):
+    shutil.copy(full_2021[0].duckdb_path, db.duckdb_path)  # a loaded destination; its state is restored
+    sql = "select * exclude (_dlt_load_id, _dlt_id) from cicd_raw.{}"
+    snapshot = {table: set(query(db, sql.format(table))) for table in TABLES}
     outcome, requests = load(db, sim, full_refresh=True)
     assert outcome.ok, outcome.error
     assert calls(requests, "detail") == len(sim.world.expected_keys("yunxiao_pipeline_runs"))  # state dropped
     for table in TABLES:
-        assert (
-            set(query(db, f"select * exclude (_dlt_load_id, _dlt_id) from cicd_raw.{table}"))
-            == snapshot[table]
-        )
+        assert set(query(db, sql.format(table))) == snapshot[table], table

@@ -97,6 +97,8 @@ def _sync_pipeline(yunxiao: YunxiaoApi, state: PipelineState, lookback_hours: fl
         changed = []
         for item in page:
             run_id = helpers.integer_id(item, "pipelineRunId", yunxiao.runs_endpoint)
+            if str(run_id) in listed:  # offset tokens shift when a run starts while we page
+                continue
             listed[str(run_id)] = started = _epoch_ms(helpers.run_start(item, yunxiao.runs_endpoint))
             state.seen(run_id, started)
             if state.needs_details(run_id, item.get("status")):

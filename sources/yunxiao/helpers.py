@@ -78,7 +78,11 @@ class _Calls:
             return self._client.get_json(path, params, endpoint, headers)
         except ProviderError as exc:
             if isinstance(exc, AuthError) or any(code in exc.reason for code in self._codes):
-                message = f"{exc.provider_message or 'credentials rejected'}; check {self._hint}"
+                # 403: the credentials are valid but may not read this organization.
+                hint = (
+                    f"{s.ENV_PREFIX}ORGANIZATION_ID and its permissions" if exc.status == 403 else self._hint
+                )
+                message = f"{exc.provider_message or 'credentials rejected'}; check {hint}"
                 raise AuthError(
                     exc.provider, exc.endpoint, exc.reason, status=exc.status,
                     provider_message=message, attempts=exc.attempts,
