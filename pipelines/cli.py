@@ -13,14 +13,14 @@ def _build_models(target) -> None:
     """Build the models on what landed, even when a provider failed: its old data is still valid."""
     from pipelines.models import build_models
 
-    click.echo("Building models (dbt) ...", err=True)
-    result = build_models(
+    click.echo("Building models (dbt build: seeds, models, data tests) ...", err=True)
+    result = build_models(  # raises ModelsError (a ClickException naming each failure)
         destination=target.kind,
         duckdb_path=target.duckdb_path,
         postgres_credentials=target.postgres_credentials,
+        quiet=True,
     )
-    if not result.ok:
-        raise click.ClickException(f"models failed: {result}")
+    click.echo(result.summary(), err=True)
 
 
 def _not_yet(what: str) -> None:
