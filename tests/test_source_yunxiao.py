@@ -17,6 +17,7 @@ import pytest
 
 from pipelines.config import Destination
 from pipelines.runner import load_providers
+from simulator.world import ORGANIZATION_ID
 from simulator.yunxiao import DONE, RUN_STATUS
 from sources.raw_tables import primary_key, tables_of
 from sources.yunxiao import YunxiaoConfigError, yunxiao_source
@@ -85,14 +86,8 @@ def world_runs(world) -> dict[tuple, object]:
     for scope in world.scopes_of("yunxiao"):
         pid = world.services[scope.service].yunxiao_pipeline_id
         for run in world.runs(scope):
-            runs[(world_org(), pid, run.extra["pipeline_run_id"])] = run
+            runs[(ORGANIZATION_ID, pid, run.extra["pipeline_run_id"])] = run
     return runs
-
-
-def world_org() -> str:
-    from simulator.world import ORGANIZATION_ID
-
-    return ORGANIZATION_ID
 
 
 def status_at(run, t: float) -> str:
@@ -328,7 +323,8 @@ def test_unknown_statuses_are_unfinished_and_concluded_ids_stay_bounded():
     assert state.concluded == {}
 
 
-def test_state_never_runs_ahead_of_data_that_did_not_land(db, yx_sim, monkeypatch):
+def test_state_never_runs_ahead_of_data_that_did_not_land(db, yx_sim, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("SOURCES__YUNXIAO__MAX_ATTEMPTS", "2")
     last = max(s.yunxiao_pipeline_id for s in yx_sim.world.services if s.yunxiao_pipeline_id)
     # Details of one pipeline fail for good, after the other pipelines' details were fetched.
@@ -336,6 +332,7 @@ def test_state_never_runs_ahead_of_data_that_did_not_land(db, yx_sim, monkeypatc
     outcome, requests = load(db, yx_sim)
     assert not outcome.ok and outcome.error.count("\n") == 0
     assert "yunxiao GET" in outcome.error and "503" in outcome.error
+    assert "retrying" in caplog.text and KEY_SECRET not in outcome.error + caplog.text
     assert calls(requests, "detail") > len(yx_sim.world.expected_keys("yunxiao_pipeline_runs")) // 4
 
     yx_sim.configure(fault_rate=0.0)
@@ -364,7 +361,8 @@ def test_bad_credentials_fail_in_one_line_naming_the_provider(db, sim, caplog, a
     assert not outcome.ok and outcome.error.startswith("AuthError: yunxiao GET ")
     assert hint in outcome.error and "\n" not in outcome.error
     assert sum(requests.values()) == 1  # never retried
-    for secret in (*overrides.values(), KEY_SECRET, TOKEN):
+    real = sim.credentials["yunxiao"]
+    for secret in (*overrides.values(), real["access_key_secret"], real["token"]):
         assert secret not in outcome.error + caplog.text
 
 

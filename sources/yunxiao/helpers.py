@@ -82,7 +82,7 @@ class _Calls:
                 hint = (
                     f"{s.ENV_PREFIX}ORGANIZATION_ID and its permissions" if exc.status == 403 else self._hint
                 )
-                message = f"{exc.provider_message or 'credentials rejected'}; check {hint}"
+                message = f"{exc.provider_message or 'credentials rejected'} (check {hint})"
                 raise AuthError(
                     exc.provider, exc.endpoint, exc.reason, status=exc.status,
                     provider_message=message, attempts=exc.attempts,
