@@ -94,6 +94,25 @@ def get_pipeline(client: ProviderClient, pipeline_id: str) -> dict | None:
     return None if body is None else shape_pipeline(body)
 
 
+def stages_from_tree(client: ProviderClient, pipeline_id: str, run_ids: set[str]) -> dict[str, list[dict]]:
+    """Shaped stages of the given runs, read from the pipeline's nested services -> runs -> stages tree."""
+    body = client.get_json(_path(PIPELINE, pipelineId=pipeline_id), endpoint=PIPELINE).body
+    found: dict[str, list[dict]] = {}
+    for service in _nested(body, "services"):
+        for run in _nested(service, "runs"):
+            run_id = run.get("id") if isinstance(run, dict) else None
+            if run_id in run_ids and isinstance(run.get("stages"), list):
+                found[run_id] = [shape_stage(stage, run_id) for stage in run["stages"]]
+    return found
+
+
+def _nested(parent: Any, key: str) -> list:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if value is not None and not isinstance(value, list):
+        raise PayloadError(PROVIDER, PIPELINE, f"nested `{key}` is a {type(value).__name__}, not a list")
+    return value or []
+
+
 def list_runs(client: ProviderClient) -> tuple[list[dict], datetime]:
     """Every run (raw) and the server's time of the answer (its `Date` header, else ours)."""
     response = client.get_json(_path(RUNS), endpoint=RUNS)
