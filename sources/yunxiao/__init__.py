@@ -7,11 +7,15 @@ and keys (`api` column says which one served a run).
 Incremental, per pipeline (the scope): the run list is asked only for runs started since the
 pipeline's watermark (max `startTime` landed) minus `lookback_hours`. GetPipelineRun is called,
 concurrently, only for runs that are new, whose status changed, or that are still unfinished
-(re-read by id every sync even outside the window, until SUCCESS, FAIL or CANCELED, for at most
-`unfinished_horizon_hours`). A run still queued (no start time) when a later sync lists is picked up
-by the first sync after it starts. The state (watermark, unfinished runs, concluded ids inside the
-window; see `state.py`) lives in dlt's resource state, committed with the load package, so it never
-runs ahead of landed data. Discovery: ListPipelines, unless `pipeline_ids` is configured.
+(re-read by id every sync even outside the window, until SUCCESS, FAIL or CANCELED; a run still
+unfinished `unfinished_horizon_hours` after it started, measured against the organization's latest
+run start, is dropped from re-polling with a warning and keeps its last loaded status). A run still
+queued (start time 0) when an incremental sync lists is picked up by the first sync after it starts.
+The state (watermark, unfinished runs, concluded ids inside the window; see `state.py`) lives in
+dlt's resource state, committed with the load package, so it never runs ahead of landed data.
+
+Discovery: ListPipelines, unless `pipeline_ids` is configured; then the 2021 family reads each
+pipeline with GetPipeline and the oapi family (which documents no per-pipeline GET) filters its list.
 """
 
 from __future__ import annotations
