@@ -152,7 +152,8 @@ def full_load(tmp_path_factory, sim_clock):
             env.setenv(name, value)
         handler = logging.StreamHandler(log)
         root = logging.getLogger()
-        level, root.level = root.level, logging.DEBUG
+        level = root.level
+        root.setLevel(logging.DEBUG)
         root.addHandler(handler)
         try:
             db = Destination(kind="duckdb", duckdb_path=tmp / "cicd.duckdb")
