@@ -248,8 +248,9 @@ Bound: well over 1,000 requests/s on list and detail endpoints.
 LARGE = """
 `large` world: {runs} runs visible at the clock, ready (process start to first request) in {ready} s;
 server RSS {rss_ready} MiB when ready and {rss_after} MiB after serving {requests} distinct list and
-detail requests ({rps} requests/s, p99 {p99} ms). Runs are planned lazily and kept in bounded LRUs
-(plans, responses), so memory stays flat however much is served.
+detail requests ({rps} requests/s, p99 {p99} ms). Only per-scope creation-time arrays are kept for the
+whole world; run plans (4,096), rendered responses (8,192 / 64 MiB) and formatted values are bounded
+caches, so memory is bounded whatever is served.
 """
 
 

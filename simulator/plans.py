@@ -154,7 +154,7 @@ def _yunxiao_review_and_deploy(rng: random.Random) -> list[Step]:
 
 
 def _nf_release(world: World, scope: Scope, svc: Service, c: Commit, created: float) -> Run:
-    chain = world.nf_chain(svc, c, scope.stage)
+    chain = world.nf_chain(svc, c.number, scope.stage)
     rng = rng_for(world.seed, "nf-run", scope.key, c.number)
     queue = min(rng.uniform(2, 15), chain["total"] * 0.1)
     body = chain["total"] - queue

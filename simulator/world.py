@@ -34,6 +34,14 @@ DAY = 86400.0
 PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
 NF_STAGES = ("Development", "Staging", "Production")
 ORGANIZATION_ID = "5f9a7c1e2b3d4a0011aa22bb"
+# Per release-flow stage: delay before the run is created (after the previous stage or CI) and the
+# run's total duration, as lognormal (median s, sigma, cap s); then (success, success+failure) odds.
+NF_CHAIN_SHAPE = {
+    "Development": (40, 0.7, 3600, 300, 0.5, 3000),
+    "Staging": (1200, 0.9, 6 * 3600, 240, 0.5, 3000),
+    "Production": (5400, 0.9, 20 * 3600, 2400, 0.9, 6 * 3600),  # includes the approval wait
+}
+NF_STAGE_ODDS = {"Development": (0.9, 0.98), "Staging": (0.88, 0.98), "Production": (0.86, 0.93)}
 NF_TEAM_ID = "sim-team"
 
 
@@ -385,7 +393,7 @@ class World:
             for t in times:
                 number = len(self.commit_times[svc.index])
                 self.commit_times[svc.index].append(t)
-                self._add_commit_runs(svc, self.commit(svc.index, number))
+                self._add_commit_runs(svc, number, t)
         for scope in self.workflow_scopes:
             rng = rng_for(self.seed, "workflow-day", scope.key, day)
             nightly = scope.workflow_id.startswith("nightly")
@@ -393,19 +401,22 @@ class World:
                 hour = 2.0 if nightly else rng.uniform(8, 18)
                 _insert(scope, day_start + hour * 3600 + rng.uniform(0, 600), day)
 
-    def _add_commit_runs(self, svc: Service, c: Commit) -> None:
+    def _add_commit_runs(self, svc: Service, number: int, t: float) -> None:
         for scope in self.service_scopes[svc.index]:
             if scope.kind in ("seamless", "yunxiao"):
-                _insert(scope, c.time, c.number)
-        for kind, created, stage in self._deployments(svc, c):
+                _insert(scope, t, number)
+        if svc.cd == "seamless":
+            return
+        _, main, ci_result, _, queue, total = self._ci_facts(svc, number)
+        if not main or ci_result != "success":
+            return
+        for kind, created, stage in self._deployments(svc, number, t + queue + total):
             scope = next(s for s in self.service_scopes[svc.index] if s.kind == kind and s.stage == stage)
-            _insert(scope, created, c.number)
+            _insert(scope, created, number)
 
-    def commit(self, service: int, number: int) -> Commit:
-        """The commit record of a service; cheap and pure (drawn from a hash of its identity)."""
-        t = self.commit_times[service][number]
-        svc = self.services[service]
-        rng = rng_for(self.seed, "commit", service, number)
+    def _ci_facts(self, svc: Service, number: int):
+        """The draws that deployments depend on, made first so the index build needs nothing more."""
+        rng = rng_for(self.seed, "commit", svc.index, number)
         main = rng.random() < 0.65
         roll = rng.random()
         if svc.ci == "seamless":
@@ -413,31 +424,35 @@ class World:
         else:
             ci_result = "success" if roll < 0.82 else "failure" if roll < 0.95 else "cancelled"
         mode_roll = rng.random()
+        trigger_mode = 3 if mode_roll < 0.8 else 1 if mode_roll < 0.95 else 2
+        return rng, main, ci_result, trigger_mode, lognormal(rng, 6, 0.8, 600), lognormal(rng, 360, 0.6, 5400)
+
+    def commit(self, service: int, number: int) -> Commit:
+        """The commit record of a service; cheap and pure (drawn from a hash of its identity)."""
+        rng, main, ci_result, trigger_mode, queue, total = self._ci_facts(self.services[service], number)
         return Commit(
             service=service,
             number=number,
-            time=t,
+            time=self.commit_times[service][number],
             sha=sha_for(self.seed, "sha", service, number),
             message=f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}",
             author=rng.choice(AUTHORS),
             main=main,
             pull_number=None if main else 100 + number,
-            ci_queue=lognormal(rng, 6, 0.8, 600),
-            ci_total=lognormal(rng, 360, 0.6, 5400),
+            ci_queue=queue,
+            ci_total=total,
             ci_result=ci_result,
-            trigger_mode=3 if mode_roll < 0.8 else 1 if mode_roll < 0.95 else 2,
+            trigger_mode=trigger_mode,
         )
 
-    def _deployments(self, svc: Service, c: Commit) -> list[tuple[str, float, str | None]]:
-        """(scope kind, creation time, stage) of the deployment runs a commit triggers."""
-        if not c.main or c.ci_result != "success" or svc.cd == "seamless":
-            return []
+    def _deployments(self, svc: Service, number: int, ci_end: float) -> list[tuple[str, float, str | None]]:
+        """(scope kind, creation time, stage) of the deployment runs of a main commit whose CI passed."""
         if svc.cd == "gorules":
-            delay = lognormal(rng_for(self.seed, "gr-delay", svc.index, c.number), 600, 0.8, DAY)
-            return [("gorules", c.ci_end + delay, None)]
-        out, t = [], c.ci_end
+            delay = lognormal(rng_for(self.seed, "gr-delay", svc.index, number), 600, 0.8, DAY)
+            return [("gorules", ci_end + delay, None)]
+        out, t = [], ci_end
         for stage in svc.nf_stages:
-            chain = self.nf_chain(svc, c, stage)
+            chain = self.nf_chain(svc, number, stage)
             t = t + chain["delay"]
             out.append(("nf_release", t, stage))
             if chain["result"] != SUCCESS or not chain["promote"]:
@@ -445,21 +460,15 @@ class World:
             t = t + chain["total"]
         return out
 
-    def nf_chain(self, svc: Service, c: Commit, stage: str) -> dict:
+    def nf_chain(self, svc: Service, number: int, stage: str) -> dict:
         """The cheap facts of one release-flow run that the next stage's creation depends on."""
-        rng = rng_for(self.seed, "nf-chain", svc.index, c.number, stage)
-        delay = {
-            "Development": lognormal(rng, 40, 0.7, 3600),
-            "Staging": lognormal(rng, 1200, 0.9, 6 * 3600),
-            "Production": lognormal(rng, 5400, 0.9, 20 * 3600),
-        }[stage]
+        rng = rng_for(self.seed, "nf-chain", svc.index, number, stage)
+        delay_median, delay_sigma, delay_cap, total_median, total_sigma, total_cap = NF_CHAIN_SHAPE[stage]
+        delay = lognormal(rng, delay_median, delay_sigma, delay_cap)
         roll = rng.random()
-        odds = {"Development": (0.9, 0.98), "Staging": (0.88, 0.98), "Production": (0.86, 0.93)}[stage]
+        odds = NF_STAGE_ODDS[stage]
         result = SUCCESS if roll < odds[0] else FAILURE if roll < odds[1] else CANCELLED
-        total = {
-            "Development": lognormal(rng, 300, 0.5, 3000),
-            "Staging": lognormal(rng, 240, 0.5, 3000),
-        }.get(stage, lognormal(rng, 2400, 0.9, 6 * 3600))
+        total = lognormal(rng, total_median, total_sigma, total_cap)
         return {"delay": delay, "result": result, "total": total, "promote": rng.random() < 0.8}
 
     # ------------------------------------------------------------------------------ clock
