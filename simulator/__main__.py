@@ -16,7 +16,7 @@ def main() -> None:
 
     def ready(sim: Simulator) -> None:
         info = sim.engine.info()
-        print(json.dumps({**info, "base_url": sim.base_url, "pid_port": sim.port}), flush=True)
+        print(json.dumps({**info, "base_url": sim.base_url}), flush=True)
         sys.stdout = sys.stderr  # nothing else may fill the parent's pipe
 
     Simulator(**settings).serve_forever(on_ready=ready)
