@@ -252,7 +252,7 @@ def build_models(
     select: str | None = None,
     full_refresh: bool = False,
     work_dir: str | os.PathLike | None = None,
-    quiet: bool = False,
+    quiet: bool = True,
     raise_on_error: bool = True,
 ) -> ModelsResult:
     """Run `dbt build` (seed, run, test) for the `sql/` project against the given destination.
@@ -262,6 +262,7 @@ def build_models(
     run_tests: run the data tests too (default); False builds seeds and models only.
     vars: dbt vars, e.g. {"dora_window_days": 30, "dora_report_year": 2021}.
     select: a dbt selection (e.g. "mart_dora_summary") to build part of the project.
+    quiet: print only dbt's errors (default); False prints dbt's line per node.
     Raises ModelsError (with the failing models/tests) unless raise_on_error is False; the result
     says ok, failures and timings either way.
     """

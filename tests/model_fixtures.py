@@ -269,6 +269,8 @@ def fixture_rows() -> dict[str, list[dict[str, Any]]]:
         ),
         _nf_node("production", "nf2", "0", "Workflow", None, "failure", t(5, 11), t(5, 11, 10)),
         _nf_node("production", "nf2", "0.0", "Release", "release-prod", "failure", t(5, 11), t(5, 11, 10)),
+        # never ran (the release failed first): no response, so no status
+        _nf_node("production", "nf2", "0.1", "Message", "notify", None),
         _nf_node("development", "nf5", "0", "Workflow", None, "success", t(5, 12), t(5, 12, 20)),
         _nf_node(
             "development", "nf5", "0.0", "Build", "build", "success", t(5, 12), t(5, 12, 15), {"sha": C9}

@@ -275,7 +275,7 @@ def test_run_health_weekly(warehouse):
 
 def test_stage_units_types_environments_and_sequence(warehouse):
     stages = warehouse.by("select * from analytics.fct_stage_runs", "stage_key")
-    assert len(stages) == 45  # 7 Northflank nodes + 11 GoRules jobs + 9 Yunxiao units + 18 Seamless stages
+    assert len(stages) == 46  # 8 Northflank nodes + 11 GoRules jobs + 9 Yunxiao units + 18 Seamless stages
     assert not any(key.endswith(":0") for key in stages if key.startswith("northflank:"))  # containers out
 
     def check(key, stage_type, status, result, duration, environment, sequence=None):
@@ -289,6 +289,9 @@ def test_stage_units_types_environments_and_sequence(warehouse):
     nf1 = "northflank:proj-1/pipe-checkout/production:nf1"
     check(f"{nf1}:0.0", "APPROVAL", "DONE", "SUCCESS", 60, "PRODUCTION", 1)
     check(f"{nf1}:0.1", "DEPLOY", "DONE", "SUCCESS", 240, "PRODUCTION", 2)  # Release node
+    nf2 = "northflank:proj-1/pipe-checkout/production:nf2"
+    check(f"{nf2}:0.1", "OTHER", "QUEUED", None, None, "PRODUCTION")  # no response: it never ran
+    assert stages[f"{nf2}:0.1"]["is_status_unmapped"] is False
     check(
         "northflank:proj-1/pipe-checkout/development:nf5:0.0", "BUILD", "DONE", "SUCCESS", 900, "DEVELOPMENT"
     )

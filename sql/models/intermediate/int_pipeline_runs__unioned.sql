@@ -167,7 +167,7 @@ keyed as (
     from unioned
     left join status_map
         on unioned.provider = status_map.provider
-        and lower(unioned.original_status) = status_map.original_status
+        and lower(coalesce(unioned.original_status, '(missing)')) = status_map.original_status
     left join trigger_map
         on unioned.provider = trigger_map.provider
         and lower(unioned.original_trigger) = trigger_map.original_trigger

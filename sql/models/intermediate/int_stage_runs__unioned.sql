@@ -197,4 +197,4 @@ from unioned
 left join status_map
     on unioned.provider = status_map.provider
     and unioned.status_entity = status_map.entity
-    and lower(unioned.status_lookup) = status_map.original_status
+    and lower(coalesce(unioned.status_lookup, '(missing)')) = status_map.original_status
