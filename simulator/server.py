@@ -16,6 +16,7 @@ import struct
 import threading
 from collections import Counter, OrderedDict, defaultdict
 from datetime import UTC, datetime
+from email.utils import formatdate
 
 import orjson
 
@@ -140,7 +141,9 @@ class Engine:
         response = api.authenticate(req)
         if response is None:
             response = self._cached_handle(api, req, match)
-        response = api.with_budget(response, budget)
+        response = api.with_budget(response, budget).copy()
+        # Every real server sends Date; Seamless' staleness rule reads it, so it tells the world's clock.
+        response.headers.append(("Date", formatdate(self.world.clock, usegmt=True)))
         if fault == "malformed":
             response = Response(
                 200,
