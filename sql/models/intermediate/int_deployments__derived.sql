@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#- Deployment attempts: candidates that started (IN_PROGRESS, WAITING or DONE) and were not SKIPPED,
     one per run and environment (several deploy jobs of one run to one environment are one deployment,
     as DevLake does). A collapsed deployment is DONE when all its units are; its result is the worst:

@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#- The units that do work, in one shape: Northflank spec nodes other than Workflow containers, GoRules
     jobs, Yunxiao jobs (and Yunxiao stages that have no jobs), Seamless stages. Status/result from the
     status_map seed; `original_type`, `stage_name` and `stage_group` feed the stage_type_rules. -#}
