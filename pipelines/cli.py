@@ -142,7 +142,21 @@ def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit) -> Non
 @click.option("--out", "out_file", type=click.Path(dir_okay=False))
 def report(duckdb_path, out_file) -> None:
     """Execute the report notebook against the database and write one self-contained HTML file."""
-    _not_yet("`report`")
+    import time
+    from pathlib import Path
+
+    from pipelines.config import resolve_destination
+    from pipelines.report import ReportError, render_report
+
+    database = resolve_destination("duckdb", duckdb_path).duckdb_path
+    out = Path(out_file) if out_file else database.with_name("cicd_report.html")
+    click.echo(f"Rendering the report on {database} ...", err=True)
+    started = time.monotonic()
+    try:
+        written = render_report(database, out)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Report written to {written} in {time.monotonic() - started:.1f} s")
 
 
 @main.command()
