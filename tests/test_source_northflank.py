@@ -287,19 +287,21 @@ def test_incremental_syncs_read_details_only_for_new_changed_and_unfinished_runs
     outcome, requests = load(db, nf_sim)  # nothing happened in between: list calls only
     assert outcome.ok and detail_calls(requests) == 0 and sum(requests.values()) > 0
 
+    finished = set()
     for minutes in (60, 2 * 24 * 60):
         before = world.clock
         unfinished = {r.key for r in world.unfinished_runs("northflank")}
         nf_sim.advance(minutes)
         changed = {r.key for r in world.changed_runs("northflank", before, world.clock)}
-        assert changed, "the world should have moved"
+        finished |= unfinished - {r.key for r in world.unfinished_runs("northflank")}
 
         outcome, requests = load(db, nf_sim)
 
         assert outcome.ok, outcome.error
-        assert len(changed) <= detail_calls(requests) <= len(changed | unfinished)
+        assert changed and len(changed) <= detail_calls(requests) <= len(changed | unfinished)
         assert_matches_world(db, world)
         assert_runs_current(db, world)  # new, finished and renamed runs all show their current state
+    assert finished, "a run should have finished between syncs"
     assert world.renamed_runs(before, world.clock), "the last step should include a renamed run"
 
 
@@ -310,14 +312,17 @@ def test_a_reread_run_keeps_no_stale_nodes_when_its_tree_changes_shape(env, db, 
     extra node on a run that is about to change, as if its tree had had one more step before.
     """
     world = nf_sim.world
+    in_flight = advance_until(
+        nf_sim, lambda: [r.key for r in world.unfinished_runs("northflank") if _release(r)]
+    )
     assert load(db, nf_sim)[0].ok
+    release_runs = {key[-1] for key in world_runs(world) if len(key) == 4}
     before = world.clock
-    nf_sim.advance(60)
-    changed = {r.key for r in world.changed_runs("northflank", before, world.clock)}
-    release_runs = {key[-1]: key for key in world_runs(world) if len(key) == 4}
-    landed = {row[0] for row in query(db, "select id from cicd_raw.northflank_release_flow_runs")}
-    reread = next(run_id for run_id in sorted(changed & landed) if run_id in release_runs)
-    steady = min(set(release_runs) - changed)
+    changed = advance_until(
+        nf_sim,
+        lambda: {r.key for r in world.changed_runs("northflank", before, world.clock)} & set(in_flight),
+    )
+    reread, steady = min(changed), min(release_runs - changed)
     table = "cicd_raw.northflank_release_flow_run_nodes"
     with duckdb.connect(str(db.duckdb_path)) as con:
         for run_id in (reread, steady):
@@ -331,6 +336,19 @@ def test_a_reread_run_keeps_no_stale_nodes_when_its_tree_changes_shape(env, db, 
 
     planted = {row[0] for row in query(db, f"select run_id from {table} where path = '0.99'")}
     assert planted == {steady}  # the re-read run's nodes were replaced; an untouched run's were not
+
+
+def advance_until(sim, found, step_minutes: int = 30, limit_minutes: int = 7 * 24 * 60):
+    """Move the simulator's clock until `found()` returns something truthy, and return it."""
+    for _ in range(limit_minutes // step_minutes):
+        if result := found():
+            return result
+        sim.advance(step_minutes)
+    raise AssertionError("the world never reached the state this test needs")
+
+
+def _release(run) -> bool:
+    return "/workflows/" not in run.scope
 
 
 # --------------------------------------------------------------------------------- failure safety
