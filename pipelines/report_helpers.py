@@ -46,6 +46,9 @@ def percentiles(column: str, per: int, *quantiles: float) -> str:
     return ", ".join(f"quantile_cont({column}, {q}) / {per} as p{q * 100:.0f}" for q in quantiles)
 
 
+WAIT_UNITS = ((3600, "hours"), (60, "minutes"), (1, "seconds"))
+
+
 class ReportError(RuntimeError):
     """The report cannot be made; the message says why and what to do."""
 
@@ -260,22 +263,14 @@ def hbar(ax, labels, values, colors, fmt, title: str, xlabel: str) -> None:
 
 # --- 1. DORA headline (mart_dora_summary) ---------------------------------------------------------
 
-DORA_MEASURES = {  # column -> tier column, title, unit, value format
-    "deployment_days_per_week_p50": (
-        "deployment_frequency_tier",
-        "Deployment frequency",
-        "deployment days per week (median)",
-        lambda v: f"{v:.1f}",
-    ),
+DORA_MEASURES = {  # column charted -> tier column, title, unit, value format
+    "deployment_days_per_month_p50": ("deployment_frequency_tier", "Deployment frequency",
+                                      "deployment days per month (median)", lambda v: f"{v:.1f}"),
     "lead_time_p50_hours": ("lead_time_tier", "Lead time for changes", "hours (median)", duration),
     "change_failure_rate": ("change_failure_rate_tier", "Change failure rate", "% of concluded", percent),
-    "recovery_time_p50_hours": (
-        "recovery_time_tier",
-        "Failed deployment recovery time",
-        "hours (median)",
-        duration,
-    ),
-}
+    "recovery_time_p50_hours": ("recovery_time_tier", "Failed deployment recovery time", "hours (median)",
+                                duration),
+}  # fmt: skip
 
 
 def dora_summary(r: Report) -> pd.DataFrame:
@@ -299,10 +294,21 @@ def dora_window_note(overall, r: Report) -> str:
 
 
 def dora_table(summary: pd.DataFrame) -> pd.DataFrame:
-    table = {"service": summary.service, "production deployments": summary.deployments.astype("int64")}
-    for column, (tier, title, _, fmt) in DORA_MEASURES.items():
+    def rated(value: str, tier) -> str:
+        return f"{value} ({tier or 'unrated'})"
+
+    weekly, monthly = summary.deployment_days_per_week_p50, summary.deployment_days_per_month_p50
+    table = {
+        "service": summary.service,
+        "production deployments": summary.deployments.astype("int64"),
+        "deployment days (median)": [
+            rated(f"{w:.1f}/week, {m:.1f}/month", tier) if pd.notna(w) else "–"
+            for w, m, tier in zip(weekly, monthly, summary.deployment_frequency_tier, strict=True)
+        ],
+    }
+    for column, (tier, title, _, fmt) in list(DORA_MEASURES.items())[1:]:
         table[title.lower()] = [
-            "–" if pd.isna(value) else f"{fmt(value)} ({rating or 'unrated'})"
+            "–" if pd.isna(value) else rated(fmt(value), rating)
             for value, rating in zip(summary[column], summary[tier], strict=True)
         ]
     table["lead time p90"] = summary.lead_time_p90_hours.map(duration)
@@ -601,7 +607,7 @@ def plot_slowest_stages(stages: pd.DataFrame):
 def queue_waits(r: Report) -> pd.DataFrame:
     """Queue time of runs that started in the window. GoRules has none: its runs start when created."""
     return r.sql(
-        f"""select provider, count(*) as runs, {percentiles("queue_sec", 60, 0.5, 0.9)}
+        f"""select provider, count(*) as runs, {percentiles("queue_sec", 1, 0.5, 0.9)}
             from analytics.fct_pipeline_runs
             where queue_sec is not null and provider <> 'gorules' and {finished_in_window("started_at")}
               and {IN_PROVIDERS} and {IN_SERVICES}
@@ -611,7 +617,7 @@ def queue_waits(r: Report) -> pd.DataFrame:
 
 def approval_waits(r: Report) -> pd.DataFrame:
     return r.sql(
-        f"""select provider, stage_name, count(*) as approvals, {percentiles("duration_sec", 3600, 0.5, 0.9)}
+        f"""select provider, stage_name, count(*) as approvals, {percentiles("duration_sec", 1, 0.5, 0.9)}
             from analytics.fct_stage_runs
             where stage_type = 'APPROVAL' and status = 'DONE' and duration_sec is not null
               and {finished_in_window()} and {IN_PROVIDERS} and {OF_SERVICES}
@@ -619,13 +625,15 @@ def approval_waits(r: Report) -> pd.DataFrame:
     )
 
 
-def plot_waits(waits: pd.DataFrame, labels, title: str, unit: str):
-    """p50 (solid) and p90 (light) bars for each row of `waits`."""
+def plot_waits(waits: pd.DataFrame, labels, title: str):
+    """p50 (solid) and p90 (light) bars of waits given in seconds, in the unit that suits them."""
+    per, unit = next((per, unit) for per, unit in WAIT_UNITS if waits.p90.max() >= 2 * per or per == 1)
     fig, ax = plt.subplots(figsize=(11, 1.4 + 0.6 * len(waits)))
     positions = pd.Series(range(len(waits))[::-1], dtype=float)
     for offset, column, alpha in ((0.2, "p50", 1.0), (-0.2, "p90", 0.45)):
-        bars = ax.barh(positions + offset, waits[column], 0.38, alpha=alpha, color=colors_of(waits.provider))
-        ax.bar_label(bars, [f"{column} {v:,.1f}" for v in waits[column]], padding=3, fontsize=9)
+        values = waits[column] / per
+        bars = ax.barh(positions + offset, values, 0.38, alpha=alpha, color=colors_of(waits.provider))
+        ax.bar_label(bars, [f"{column} {v:,.1f}" for v in values], padding=3, fontsize=9)
     ax.set_yticks(positions, labels)
     ax.set(title=title, xlabel=f"{unit} (solid bar: p50, light bar: p90)")
     ax.grid(axis="y", visible=False)
