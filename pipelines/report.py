@@ -36,7 +36,7 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block data_png scoped -%}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
 <img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
- alt="{{ (output | get_metadata('alt', 'image/png')) or 'chart' | escape_html }}">
+ alt="{{ ((output | get_metadata('alt', 'image/png')) or 'chart') | escape_html }}">
 </div>
 {%- endblock data_png -%}
 {%- block extra_css -%}
@@ -79,7 +79,10 @@ def render_report(
 
 def inject_parameters(notebook, parameters: dict) -> None:
     """Insert a cell assigning `parameters` after the one tagged `parameters` (papermill's convention)."""
-    index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
+    tagged = [i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])]
+    if not tagged:
+        raise ReportError(f"{NOTEBOOK} has no cell tagged `parameters`")
+    index = tagged[0]
     known = {
         t.id for node in ast.parse(notebook.cells[index].source).body for t in getattr(node, "targets", [])
     }

@@ -259,6 +259,7 @@ def hbar(ax, labels, values, colors, fmt, title: str, xlabel: str) -> None:
     ax.set(title=title, xlabel=xlabel)
     ax.grid(axis="y", visible=False)
     ax.margins(x=0.15)
+    ax.set_xlim(left=0)
 
 
 # --- 1. DORA headline (mart_dora_summary) ---------------------------------------------------------
