@@ -29,11 +29,10 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources import raw_tables
 from sources.common import ProviderClient
+from sources.common.tables import declare_tables, table_hints, to_table
 
 from .helpers import (
-    declare_tables,
     get_run,
     is_finished,
     list_environments,
@@ -41,7 +40,6 @@ from .helpers import (
     run_id_of,
     run_pages,
     shape_run,
-    to_table,
 )
 from .settings import ENVIRONMENTS_TABLE, JOBS_TABLE, PAGE_PARAM, PAGE_SIZE, PROVIDER, RUNS_TABLE, SIZE_PARAM
 
@@ -68,12 +66,7 @@ def gorules_source(
     projects = list(dict.fromkeys(str(p) for p in project_ids))
     paging = {"page_size": page_size, "page_param": page_param, "size_param": size_param}
 
-    @dlt.resource(
-        name=ENVIRONMENTS_TABLE,
-        write_disposition="merge",
-        primary_key=raw_tables.primary_key(ENVIRONMENTS_TABLE),
-        columns=raw_tables.dlt_columns(ENVIRONMENTS_TABLE),
-    )
+    @dlt.resource(**table_hints(ENVIRONMENTS_TABLE))
     def environments() -> Iterator[list[dict]]:
         with make_client(base_url, api_token) as client:
             for rows in client.map_concurrent(lambda p: list_environments(client, p), projects):

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import dlt
-from dlt.common.normalizers.naming.snake_case import NamingConvention
-
-from sources import raw_tables
 from sources.common import (
     BearerAuth,
     HttpSettings,
@@ -19,6 +15,7 @@ from sources.common import (
     page_number_pages,
     parse_time,
 )
+from sources.common.tables import without_empty_extras
 
 from .settings import (
     API_PREFIX,
@@ -34,8 +31,6 @@ from .settings import (
     SECRET_FIELDS,
 )
 
-_snake_case = NamingConvention().normalize_identifier  # dlt's own column naming
-
 
 def api_url(base_url: str) -> str:
     """The REST root: the host plus `/api` (the CLI's normalisation), unless it already ends in /api."""
@@ -45,30 +40,6 @@ def api_url(base_url: str) -> str:
 
 def make_client(base_url: str, api_token: str) -> ProviderClient:
     return ProviderClient(PROVIDER, api_url(base_url), BearerAuth(api_token), HttpSettings.from_dlt(PROVIDER))
-
-
-def declare_tables(resource: Any, *tables: str) -> Any:
-    """Give each table a resource emits its own raw-table hints (a variant, so columns never mix)."""
-    for table in tables:
-        resource.apply_hints(
-            table_name=table,
-            write_disposition="merge",
-            primary_key=raw_tables.primary_key(table),
-            columns=raw_tables.dlt_columns(table),
-            create_table_variant=True,
-        )
-    return resource
-
-
-def to_table(table: str, rows: list[dict]) -> Any:
-    return dlt.mark.with_table_name(rows, table)
-
-
-def without_empty_extras(row: dict, table: str) -> dict:
-    """Drop null fields the raw table does not declare: dlt would warn on every load that it cannot
-    type a column that got no data; such a column appears once a value does."""
-    declared = raw_tables.RAW_TABLES[table].columns
-    return {k: v for k, v in row.items() if v is not None or _snake_case(k) in declared}
 
 
 # -- calls ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import dlt
 from dlt.sources import DltResource
 
 from sources.common import BearerAuth, HttpSettings, ProviderClient
-from sources.raw_tables import dlt_columns, primary_key
+from sources.common.tables import table_hints
 
 from .helpers import (
     PROVIDER,
@@ -75,52 +75,43 @@ def northflank_source(
     )
 
 
-def _hints(table: str) -> dict:
-    return {
-        "name": table,
-        "write_disposition": "merge",
-        "primary_key": primary_key(table),
-        "columns": dlt_columns(table),
-    }
-
-
-@dlt.resource(**_hints("northflank_projects"))
+@dlt.resource(**table_hints("northflank_projects"))
 def northflank_projects(api: NorthflankApi, project_ids: list[str] | None) -> Iterator[list[Row]]:
     for page in api.projects(project_ids):
         yield [project_row(item) for item in page]
 
 
-@dlt.transformer(**_hints("northflank_pipelines"))
+@dlt.transformer(**table_hints("northflank_pipelines"))
 def northflank_pipelines(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
     for project in projects:
         for page in api.pipelines(project["id"]):
             yield [template_row(project["id"], item, PIPELINES) for item in page]
 
 
-@dlt.transformer(**_hints("northflank_workflows"))
+@dlt.transformer(**table_hints("northflank_workflows"))
 def northflank_workflows(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
     for project in projects:
         for page in api.workflows(project["id"]):
             yield [template_row(project["id"], item, WORKFLOWS) for item in page]
 
 
-@dlt.transformer(**_hints("northflank_release_flow_runs"))
+@dlt.transformer(**table_hints("northflank_release_flow_runs"))
 def northflank_release_flow_runs(pipelines: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
     scopes = [Scope(p["project_id"], p["id"], stage) for p in pipelines for stage in STAGES]
     yield from _sync_runs(api, scopes)
 
 
-@dlt.transformer(**_hints("northflank_workflow_runs"))
+@dlt.transformer(**table_hints("northflank_workflow_runs"))
 def northflank_workflow_runs(workflows: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
     yield from _sync_runs(api, [Scope(w["project_id"], w["id"]) for w in workflows])
 
 
-@dlt.transformer(**_hints("northflank_release_flow_run_nodes"), merge_key="run_id")
+@dlt.transformer(**table_hints("northflank_release_flow_run_nodes"), merge_key="run_id")
 def northflank_release_flow_run_nodes(runs: list[Row]) -> Iterator[list[Row]]:
     yield from _nodes(runs)
 
 
-@dlt.transformer(**_hints("northflank_workflow_run_nodes"), merge_key="run_id")
+@dlt.transformer(**table_hints("northflank_workflow_run_nodes"), merge_key="run_id")
 def northflank_workflow_run_nodes(runs: list[Row]) -> Iterator[list[Row]]:
     yield from _nodes(runs)
 

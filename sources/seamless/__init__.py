@@ -33,12 +33,11 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from sources import raw_tables
 from sources.common import ProviderClient
+from sources.common.tables import declare_tables, table_hints, to_table
 
 from .helpers import (
     Watermark,
-    declare_tables,
     get_pipeline,
     list_runs,
     list_services,
@@ -48,7 +47,6 @@ from .helpers import (
     shape_run,
     stages_from_tree,
     stale_before,
-    to_table,
 )
 from .settings import (
     PAGE_ROWS,
@@ -71,23 +69,12 @@ def seamless_source(
 ) -> Iterable[DltResource]:
     """Pipelines, services, runs and stages of one Seamless backend (`base_url` without /api)."""
 
-    @dlt.resource(
-        name=SERVICES_TABLE,
-        write_disposition="merge",
-        primary_key=raw_tables.primary_key(SERVICES_TABLE),
-        columns=raw_tables.dlt_columns(SERVICES_TABLE),
-    )
+    @dlt.resource(**table_hints(SERVICES_TABLE))
     def services() -> Iterator[list[dict]]:
         with make_client(base_url, api_token) as client:
             yield from pages(list_services(client), PAGE_ROWS)
 
-    @dlt.transformer(
-        name=PIPELINES_TABLE,
-        data_from=services,
-        write_disposition="merge",
-        primary_key=raw_tables.primary_key(PIPELINES_TABLE),
-        columns=raw_tables.dlt_columns(PIPELINES_TABLE),
-    )
+    @dlt.transformer(data_from=services, **table_hints(PIPELINES_TABLE))
     def pipelines(service_rows: list[dict]) -> Iterator[list[dict]]:
         state = dlt.current.resource_state()
         now = datetime.now(UTC)

@@ -8,11 +8,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import dlt
 import httpx
-from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources import raw_tables
 from sources.common import (
     BearerAuth,
     HttpSettings,
@@ -22,6 +19,7 @@ from sources.common import (
     parse_time,
     require_body,
 )
+from sources.common.tables import without_empty_extras
 
 from .settings import (
     API_PREFIX,
@@ -37,8 +35,6 @@ from .settings import (
     STAGES,
     STAGES_TABLE,
 )
-
-_snake_case = NamingConvention().normalize_identifier  # dlt's own column naming
 
 
 def api_url(base_url: str) -> str:
@@ -56,23 +52,6 @@ def make_client(base_url: str, api_token: str) -> ProviderClient:
         HttpSettings.from_dlt(PROVIDER),
         check=require_body,
     )
-
-
-def declare_tables(resource: Any, *tables: str) -> Any:
-    """Give each table a resource emits its own raw-table hints (a variant, so columns never mix)."""
-    for table in tables:
-        resource.apply_hints(
-            table_name=table,
-            write_disposition="merge",
-            primary_key=raw_tables.primary_key(table),
-            columns=raw_tables.dlt_columns(table),
-            create_table_variant=True,
-        )
-    return resource
-
-
-def to_table(table: str, rows: list[dict]) -> Any:
-    return dlt.mark.with_table_name(rows, table)
 
 
 def pages(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -177,8 +156,7 @@ def _finish(row: dict, endpoint: str, table: str, *time_fields: str) -> dict:
             row[name] = parse_time(row.get(name))
         except ValueError as exc:
             raise PayloadError(PROVIDER, endpoint, f"{name} of {row['id']}: {exc}") from None
-    declared = raw_tables.RAW_TABLES[table].columns
-    return {k: v for k, v in row.items() if v is not None or _snake_case(k) in declared}
+    return without_empty_extras(row, table)
 
 
 def _array(body: Any, endpoint: str, *, null_ok: bool = False) -> list:

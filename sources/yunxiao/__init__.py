@@ -29,7 +29,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
 from sources.common import HttpSettings
-from sources.raw_tables import dlt_columns, primary_key
+from sources.common.tables import table_hints
 
 from . import helpers
 from .helpers import YunxiaoApi, YunxiaoConfigError
@@ -62,10 +62,7 @@ def yunxiao_source(
         api, base_url.rstrip("/"), str(organization_id), credentials, HttpSettings.from_dlt(PROVIDER)
     )
     ids = [int(i) for i in pipeline_ids] if pipeline_ids else None
-    pipelines = dlt.resource(
-        _pipelines, name=PIPELINES, write_disposition="merge",
-        primary_key=primary_key(PIPELINES), columns=dlt_columns(PIPELINES),
-    )(yunxiao, ids)  # fmt: skip
+    pipelines = dlt.resource(_pipelines, **table_hints(PIPELINES))(yunxiao, ids)
     # One transformer feeds three tables, each with its own hints (a table variant per yield): hints
     # given here would be copied into every variant, so the run table's are given per yield too.
     runs = dlt.transformer(_pipeline_runs, name=RUNS, write_disposition="merge")(
@@ -143,13 +140,9 @@ def _land_details(yunxiao: YunxiaoApi, state: PipelineState, summaries: list[dic
 
 
 def _to_table(rows: list[dict], table: str) -> Any:
-    hints = dlt.mark.make_hints(
-        table_name=table,
-        write_disposition="merge",
-        primary_key=primary_key(table),
-        columns=dlt_columns(table),
-    )
-    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+    hints = table_hints(table)
+    hints["table_name"] = hints.pop("name")
+    return dlt.mark.with_hints(rows, dlt.mark.make_hints(**hints), create_table_variant=True)
 
 
 def _epoch_ms(moment: datetime | None) -> int:
