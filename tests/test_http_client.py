@@ -72,11 +72,13 @@ def test_429_retry_after_seconds_is_honoured(server):
 
 
 def test_retry_after_http_date_is_honoured(server):
-    when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
-    server.queue(Reply(503, "", {"Retry-After": when}))
+    wall, mono = time.time(), time.monotonic()
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)  # HTTP dates are whole seconds
+    server.queue(Reply(503, "", {"Retry-After": format_datetime(when, usegmt=True)}))
     with make_client(server) as client:
         get(client)
-    assert 0.9 <= gap(server) < 2.8  # HTTP dates have one-second resolution
+    retry_due = mono + (when.timestamp() - wall)  # the date, on the clock the server stamps requests with
+    assert retry_due - 0.05 <= server.requests[1].at < retry_due + 1.5
 
 
 def test_ratelimit_remaining_zero_pauses_every_thread_until_reset(server):
