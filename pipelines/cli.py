@@ -138,8 +138,18 @@ def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit) -> Non
 
 
 @main.command()
-@click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
-@click.option("--out", "out_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(dir_okay=False),
+    help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./cicd.duckdb); opened read-only.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="HTML file (default: cicd_report.html beside it).",
+)
 def report(duckdb_path, out_file) -> None:
     """Execute the report notebook against the database and write one self-contained HTML file."""
     import time
@@ -160,7 +170,12 @@ def report(duckdb_path, out_file) -> None:
 
 
 @main.command()
-@click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
+@click.option(
+    "--duckdb",
+    "duckdb_path",
+    type=click.Path(dir_okay=False),
+    help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./cicd.duckdb); opened read-only.",
+)
 def status(duckdb_path) -> None:
     """Per provider: last load, outcome, rows per table, unfinished runs, freshness."""
     from pipelines.config import resolve_destination
