@@ -1,0 +1,125 @@
+"""Incremental loading of all four providers at once, counted by the simulator per endpoint template.
+
+Starts from a copy of the reference destination (a full load at the suite's clock): its dlt folder is new,
+so each provider's incremental state is restored from the destination first. The clock then moves on;
+the world says which runs are new, changed or were unfinished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from load_fixtures import (
+    PROVIDERS,
+    WORLD,
+    Load,
+    baseline,
+    copy_destination,
+    duplicate_keys,
+    key_mismatches,
+    load_all,
+)
+
+from simulator import Simulator
+from simulator.world import ORGANIZATION_ID
+from sources.yunxiao.settings import DEFAULT_UNFINISHED_HORIZON_HOURS
+
+ADVANCE_MINUTES = 2 * 24 * 60  # two working days: runs start, finish, get renamed
+# Per-run calls of each provider (run details, or Seamless's stages of one run).
+DETAIL_ENDPOINTS = {
+    "northflank": lambda e: e.endswith("/runs/{runId}"),
+    "gorules": lambda e: e.endswith("/runs/{runId}"),
+    "yunxiao": lambda e: e.endswith("/{pipelineRunId}"),
+    "seamless": lambda e: e in ("GET /api/stages", "GET /api/runs/{runId}"),
+}
+
+
+def detail_calls(load: Load, provider: str) -> int:
+    requests = load.stats["requests"].get(provider, {})
+    return sum(n for endpoint, n in requests.items() if DETAIL_ENDPOINTS[provider](endpoint))
+
+
+def list_calls(load: Load, provider: str) -> int:
+    return load.stats["per_provider"].get(provider, 0) - detail_calls(load, provider)
+
+
+def run_ids(runs) -> set[tuple[str, str]]:
+    return {(run.scope, run.key) for run in runs}
+
+
+@dataclass
+class Incremental:
+    world: object
+    new: dict[str, set]
+    changed: dict[str, set]  # new, or changed between the two clocks (world.changed_runs)
+    unfinished_before: dict[str, set]
+    unfinished_after: dict[str, set]
+    after_advance: Load
+    nothing_new: Load
+    yunxiao_reread: int  # unfinished Yunxiao runs within the source's horizon
+
+
+@pytest.fixture(scope="module")
+def incremental(tmp_path_factory):
+    reference = baseline(tmp_path_factory)
+    tmp = tmp_path_factory.mktemp("incremental")
+    db = copy_destination(reference.db, tmp / "cicd.duckdb")
+    with Simulator(**WORLD).running() as sim:
+        world = sim.world
+        t0 = world.clock
+        unfinished_before = {p: run_ids(world.unfinished_runs(p)) for p in PROVIDERS}
+        sim.advance(ADVANCE_MINUTES)
+        t1 = world.clock
+        changed = {p: run_ids(world.changed_runs(p, t0, t1)) for p in PROVIDERS}
+        new = {p: run_ids(r for r in world.all_runs(p) if r.created > t0) for p in PROVIDERS}
+
+        after_advance = load_all(sim, db, tmp / "pipelines")
+        nothing_new = load_all(sim, db, tmp / "pipelines")
+
+        unfinished_after = {p: run_ids(world.unfinished_runs(p)) for p in PROVIDERS}
+        yunxiao = [r for r in world.all_runs("yunxiao") if r.started <= t1]
+        latest_start = max(r.started for r in yunxiao)
+        horizon = latest_start - DEFAULT_UNFINISHED_HORIZON_HOURS * 3600
+        reread = sum(
+            1 for r in world.all_runs("yunxiao") if not r.concluded(t1) and min(r.started, t1) >= horizon
+        )
+        return Incremental(
+            world, new, changed, unfinished_before, unfinished_after, after_advance, nothing_new, reread
+        )
+
+
+def test_after_time_passes_each_provider_reads_details_only_for_new_changed_or_unfinished_runs(incremental):
+    load, world = incremental.after_advance, incremental.world
+    assert not load.failures(), load.failures()
+    for provider in PROVIDERS:
+        assert incremental.changed[provider], f"the world did not move for {provider}"
+        bound = len(incremental.changed[provider] | incremental.unfinished_before[provider])
+        assert detail_calls(load, provider) <= bound, (provider, load.stats["requests"][provider])
+        assert list_calls(load, provider) > 0, provider
+    # Every new Northflank run needs its details (the spec tree); GoRules lists embed the jobs.
+    assert detail_calls(load, "northflank") >= len(incremental.new["northflank"])
+    assert detail_calls(load, "gorules") == len(incremental.unfinished_before["gorules"])
+
+    # Nothing was skipped: every table holds exactly the world's keys at the new clock. Yunxiao lists by
+    # start time, so a run created since the previous load that has not started yet is not listed yet.
+    queued = {
+        (ORGANIZATION_ID, int(run.scope.rsplit("/", 1)[1]), run.extra["pipeline_run_id"])
+        for run in world.all_runs("yunxiao")
+        if (run.scope, run.key) in incremental.new["yunxiao"] and run.started > world.clock
+    }
+    assert key_mismatches(load.db, world, unlisted=lambda key: key[:3] in queued) == []
+    assert duplicate_keys(load.db) == {}
+
+
+def test_a_load_with_nothing_new_lists_and_re_polls_only_unfinished_runs_without_a_change_marker(incremental):
+    load = incremental.nothing_new
+    assert not load.failures(), load.failures()
+    assert all(list_calls(load, provider) > 0 for provider in PROVIDERS)
+    # Northflank and Seamless have a change marker (updatedAt): nothing moved, so no per-run call.
+    assert detail_calls(load, "northflank") == 0
+    assert detail_calls(load, "seamless") == 0
+    # GoRules and Yunxiao have none: each unfinished run is re-read by id (Yunxiao: within its horizon).
+    assert detail_calls(load, "gorules") == len(incremental.unfinished_after["gorules"]) > 0
+    assert detail_calls(load, "yunxiao") == incremental.yunxiao_reread > 0
+    assert sum(o.total_rows for o in load.outcomes.values()) > 0  # lists are still merged (GoRules, runs)
