@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import dlt
+import httpx
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.config import RAW_DATASET, Destination
@@ -140,7 +141,23 @@ def describe_error(exc: BaseException) -> str:
             break
         exc = inner
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    url = _unreachable_url(exc)
+    if url and url not in message:  # a wrong base URL (closed port, unknown host) is named, not guessed
+        message += f" ({url})"
     return f"{type(exc).__name__}: {message}"
+
+
+def _unreachable_url(exc: BaseException) -> str | None:
+    """The URL of a request that never got an HTTP answer (connection refused, DNS, timeout, reset):
+    scheme, host, port and path only, so neither user info nor query parameters reach the message."""
+    cause = exc.__cause__
+    if not isinstance(cause, httpx.TransportError):
+        return None
+    try:
+        url = cause.request.url
+    except RuntimeError:  # an httpx error raised without its request
+        return None
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
 
 
 def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
