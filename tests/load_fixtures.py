@@ -11,6 +11,8 @@ made once per session by `baseline()` and checked against the world's merge keys
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import logging
 import os
 import shutil
@@ -215,17 +217,23 @@ def duplicate_keys(db: Path, tables: Sequence[str] = RAW_TABLES) -> dict[str, in
     return out
 
 
+def landed_keys(db: Path, tables: Sequence[str] = RAW_TABLES) -> dict[str, list[tuple]]:
+    """The merge key of every row, per table (a list: a duplicate shows twice)."""
+    out = {}
+    for table, content in snapshot(db, tables).items():
+        index = [content.columns.index(c) for c in primary_key(table)] if content.columns else []
+        out[table] = [tuple(row[i] for i in index) for row in content.rows]
+    return out
+
+
 def key_mismatches(
     db: Path, world, tables: Sequence[str] = RAW_TABLES, unlisted=lambda key: False
 ) -> list[str]:
     """Tables whose merge keys are not exactly the world's (one row per key, none missing or extra);
     `unlisted(key)` is true for keys the API does not list yet."""
     problems = []
-    for table, content in snapshot(db, tables).items():
+    for table, landed in landed_keys(db, tables).items():
         expected = {key for key in world.expected_keys(table) if not unlisted(key)}
-        key = primary_key(table)
-        index = [content.columns.index(c) for c in key] if content.columns else []
-        landed = [tuple(row[i] for i in index) for row in content.rows]
         if len(landed) != len(expected) or set(landed) != expected:
             problems.append(
                 f"{table}: {len(landed)} rows, {len(set(landed))} keys; world has {len(expected)}; "
@@ -341,15 +349,37 @@ def secrets_of(sim) -> dict[str, str]:
 
 
 def leaks(secrets: Mapping[str, str], *, files: Sequence[Path] = (), texts: Mapping[str, str] = ()) -> list:
-    """(where, which secret) for every secret found in a file's bytes or in a text."""
+    """(where, which secret) for every secret found in a file (gzip job files decompressed too) or a text."""
     found = []
     encoded = {name: value.encode() for name, value in secrets.items()}
     for path in files:
         data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data += gzip.decompress(data)
         found += [(str(path), name) for name, value in encoded.items() if value in data]
     for where, text in dict(texts).items():
         found += [(where, name) for name, value in secrets.items() if value in text]
     return found
+
+
+def database_text(db: Path) -> str:
+    """Every value of every table of every schema as text, plus each stored dlt state decoded: what a
+    search of the file's bytes could miss (DuckDB compresses strings, dlt compresses its state)."""
+    from dlt.common.versioned_state import decompress_state
+
+    parts = []
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            rows = con.execute(f'select * from "{schema}"."{table}"').fetchall()
+            parts += ["\t".join(map(str, row)) for row in rows]
+            if table == "_dlt_pipeline_state":
+                states = con.execute(f'select state from "{schema}"."{table}"').fetchall()
+                parts += [json.dumps(decompress_state(state), default=str) for (state,) in states]
+    assert len(parts) > 1000, "the database should hold a load"
+    return "\n".join(parts)
 
 
 def files_under(*roots: Path) -> list[Path]:

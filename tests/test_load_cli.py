@@ -18,6 +18,7 @@ from load_fixtures import (
     WORLD,
     TableContent,
     baseline,
+    database_text,
     diff,
     duplicate_keys,
     files_under,
@@ -158,9 +159,11 @@ def test_no_credential_reaches_the_database_the_dlt_folder_or_the_output(auth_ru
     assert diff(reference.content, good.after) == []  # a full load of all four is in the destination
     files = [auth_runs.db, *files_under(auth_runs.pipelines)]
     assert any("load/loaded" in str(path) for path in files)  # load packages are kept and searched
-    outputs = {f"{name} run": run.output for name, run in auth_runs.runs.items()} | {"good run": good.output}
+    assert any(path.name.endswith(".gz") for path in files)  # job files, searched decompressed
+    texts = {f"{name} run output": run.output for name, run in auth_runs.runs.items()}
+    texts |= {"good run output": good.output, "database values": database_text(auth_runs.db)}
 
-    assert leaks(auth_runs.secrets, files=files, texts=outputs) == []
+    assert leaks(auth_runs.secrets, files=files, texts=texts) == []
 
 
 def test_no_credential_reaches_the_log_records_of_a_full_or_a_failing_load(tmp_path, reference):
