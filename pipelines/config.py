@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dlt
 from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.common.storages.load_storage import ParsedLoadJobFileName
+from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 
 PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
 RAW_DATASET = "cicd_raw"
@@ -72,7 +74,7 @@ class Destination:
 
     def dlt_destination(self):
         if self.kind == "duckdb":
-            return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
+            return TypedJsonlDuckDb(credentials=str(self.duckdb_path), preferred_loader_file_format="jsonl")
         return dlt.destinations.postgres(credentials=self.postgres_credentials)
 
     @property
@@ -94,6 +96,53 @@ class Destination:
         if self.kind == "duckdb":
             return f"DuckDB file {self.duckdb_path}"
         return f"PostgreSQL {_without_password(self.postgres_credentials)}"
+
+
+class TypedJsonlJob(DuckDbCopyJob):
+    """Loads a jsonl load file with every column read as its table's own type.
+
+    dlt's default file format for DuckDB, INSERT ... VALUES, costs DuckDB tens of microseconds per
+    value to parse (most of a load's time); `read_json` reads the same rows about a hundred times
+    faster. dlt's own jsonl job lets `read_json` infer the types, which turns JSON objects into
+    STRUCTs (null keys added) and re-formats timestamp-like strings; given the types, JSON columns
+    keep their text and nothing is guessed, so the tables hold exactly what INSERT ... VALUES loads.
+    """
+
+    def run(self) -> None:
+        client, table = self._job_client, self._load_table
+        types = ", ".join(
+            f"{_literal(name)}: {_literal(client.type_mapper.to_destination_type(column, table))}"
+            for name, column in table["columns"].items()
+            if column.get("data_type")
+        )
+        client.sql_client.execute_sql(
+            f"INSERT INTO {client.sql_client.make_qualified_table_name(self.load_table_name)} BY NAME "
+            f"SELECT * FROM read_json({_literal(self._file_path)}, format = 'newline_delimited', "
+            f"columns = {{{types}}})"
+        )
+
+
+class TypedJsonlClient(DuckDbClient):
+    def create_load_job(self, table, file_path: str, load_id: str, restore: bool = False):
+        job = super().create_load_job(table, file_path, load_id, restore)
+        is_jsonl = ParsedLoadJobFileName.parse(file_path).file_format == "jsonl"
+        return TypedJsonlJob(file_path) if type(job) is DuckDbCopyJob and is_jsonl else job
+
+
+class TypedJsonlDuckDb(dlt.destinations.duckdb):
+    """dlt's DuckDB destination whose jsonl load files are read with their tables' column types."""
+
+    @property
+    def client_class(self) -> type[DuckDbClient]:
+        return TypedJsonlClient
+
+    @property
+    def destination_type(self) -> str:  # the same destination as far as dlt's state is concerned
+        return dlt.destinations.duckdb().destination_type
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def resolve_destination(kind: str = "duckdb", duckdb_path: str | None = None) -> Destination:
