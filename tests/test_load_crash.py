@@ -2,7 +2,7 @@
 
 `cicd-etl run` runs as a subprocess against a simulator in a child process; it is killed while extracting
 (after a random number of API requests), while normalizing (dlt's `load/new/<load_id>` package exists),
-while loading (a job of a normalized package has completed) and after a random delay. The points are
+while loading (after the n-th load job of the run completed) and after a random delay. The points are
 random per session: CICD_ETL_CRASH_SEED=<n> replays one (the seed is in every failure message).
 """
 

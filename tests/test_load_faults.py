@@ -29,8 +29,8 @@ from simulator import launch
 from simulator.faults import ALL_KINDS
 
 FAULT_RATE = 0.10
-CLIENT_TIMEOUT_S = "1.0"  # SOURCES__TIMEOUT_S: a "slow" fault (2.5 s) always trips it
-SLOW_MS = 2500
+CLIENT_TIMEOUT_S = "1.5"  # SOURCES__TIMEOUT_S: a "slow" fault (4 s) always trips it
+SLOW_MS = 4000
 RATE_LIMIT = {"limit": 40, "window_s": 1.0}  # per provider: Northflank alone needs ~9 windows
 
 
