@@ -62,7 +62,9 @@ def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
         _build_models(target)
     failed = [o.provider for o in outcomes if not o.ok]
     if failed:
-        click.echo(f"cicd-etl: failed: {', '.join(failed)} (the other providers' data landed)", err=True)
+        landed = [o.provider for o in outcomes if o.ok]
+        note = f" ({', '.join(landed)} loaded)" if landed else ""
+        click.echo(f"cicd-etl: failed: {', '.join(failed)}{note}", err=True)
         sys.exit(1)
 
 
