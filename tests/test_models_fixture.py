@@ -178,7 +178,7 @@ def test_runs_status_result_durations_and_keys(warehouse):
     runs = warehouse.by("select * from analytics.fct_pipeline_runs", "run_key")
     assert len(runs) == 32  # 8 release-flow + 1 workflow + 7 GoRules + 7 Yunxiao + 9 Seamless
 
-    def check(key, status, result, duration, queue, environment=None, commit=None):
+    def check(key, status, result, duration, queue, environment="UNKNOWN", commit=None):
         run = runs[key]
         assert (run["status"], run["result"]) == (status, result), key
         assert run["duration_sec"] == (None if duration is None else approx(duration)), key
@@ -199,13 +199,13 @@ def test_runs_status_result_durations_and_keys(warehouse):
     check("gorules:proj-rules:gr4", "DONE", "CANCELLED", 300, 0)
     check("gorules:proj-rules:gr5", "IN_PROGRESS", None, None, 0)
     check("gorules:proj-rules:gr6", "OTHER", None, None, 0)  # "paused_weird"
-    check("yunxiao:org-1/101:5001", "DONE", "SUCCESS", 1200, 20, None, "b1" * 20)  # 06:00:20→06:20:20
-    check("yunxiao:org-1/101:5002", "DONE", "FAILURE", 900, 0, None, "b2" * 20)  # FAIL
-    check("yunxiao:org-1/101:5004", "DONE", "CANCELLED", 300, 0, None, "b3" * 20)  # CANCELED
+    check("yunxiao:org-1/101:5001", "DONE", "SUCCESS", 1200, 20, "UNKNOWN", "b1" * 20)  # 06:00:20→06:20:20
+    check("yunxiao:org-1/101:5002", "DONE", "FAILURE", 900, 0, "UNKNOWN", "b2" * 20)  # FAIL
+    check("yunxiao:org-1/101:5004", "DONE", "CANCELLED", 300, 0, "UNKNOWN", "b3" * 20)  # CANCELED
     check("yunxiao:org-1/101:5007", "OTHER", None, None, None)  # "FROZEN"
-    check("seamless:svc-checkout:sr2", "DONE", "FAILURE", 300, 30, None, "c2" * 20)  # 10:00:30→10:05:30
-    check("seamless:svc-store:sr9", "WAITING", None, None, 0, None, "ca" * 20)  # AWAITING_APPROVAL
-    check("seamless:svc-checkout:sr5", "OTHER", None, None, 0, None, "c3" * 20)  # "PAUSED"
+    check("seamless:svc-checkout:sr2", "DONE", "FAILURE", 300, 30, "UNKNOWN", "c2" * 20)  # 10:00:30→10:05:30
+    check("seamless:svc-store:sr9", "WAITING", None, None, 0, "UNKNOWN", "ca" * 20)  # AWAITING_APPROVAL
+    check("seamless:svc-checkout:sr5", "OTHER", None, None, 0, "UNKNOWN", "c3" * 20)  # "PAUSED"
 
     assert runs["seamless:svc-store:sr4"]["is_stale"] is True
     assert runs[f"{nf}/production:nf8"]["is_status_unmapped"] is True
@@ -282,7 +282,7 @@ def test_stage_units_types_environments_and_sequence(warehouse):
         stage = stages[key]
         assert (stage["stage_type"], stage["status"], stage["result"]) == (stage_type, status, result), key
         assert stage["duration_sec"] == (None if duration is None else approx(duration)), key
-        assert stage["environment"] == environment, key
+        assert stage["environment"] == (environment or "UNKNOWN"), key  # None: a unit with no environment
         if sequence is not None:
             assert stage["sequence"] == sequence, key
 

@@ -278,7 +278,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
     f["started_at"] = f["created_at"]  # the API has no start time
     f["finished_at"] = f["completed_at"]
     f["commit_sha"] = None
-    f["environment"] = None
+    f["environment"] = "UNKNOWN"  # a run spanning environments has none of its own
     f["is_stale"] = False
     f["run_kind"] = "deployment"
     f["service"] = [
@@ -300,7 +300,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
     f["started_at"] = _not_epoch(f["start_time"])
     f["finished_at"] = _not_epoch(f["end_time"])
     f["commit_sha"] = [_sha(s) for s in f["commit_sha"]]
-    f["environment"] = None
+    f["environment"] = "UNKNOWN"  # a run spanning environments has none of its own
     f["is_stale"] = False
     f["run_kind"] = "pipeline"
     f["service"] = [
@@ -316,7 +316,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
     f["run_key"] = f["scope_key"] + ":" + f["id"]
     f["finished_at"] = f["ended_at"]
     f["commit_sha"] = [_sha(s) for s in f["commit_hash"]]
-    f["environment"] = None
+    f["environment"] = "UNKNOWN"  # a run spanning environments has none of its own
     f["is_stale"] = f["is_stale"].fillna(False).astype(bool)
     f["run_kind"] = "pipeline"
     f["service"] = [
@@ -421,7 +421,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
                 "result": result,
                 "environment": (rules.environment(name, group) or "UNKNOWN")
                 if stage_type == "DEPLOY"
-                else None,
+                else "UNKNOWN",
                 "started_at": start,
                 "finished_at": end,
             }
@@ -441,7 +441,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
                 "result": result,
                 "environment": _SM_DEPLOY_ENV.get(str(row.type).upper(), "UNKNOWN")
                 if stage_type == "DEPLOY"
-                else None,
+                else "UNKNOWN",
                 "started_at": row.started_at,
                 "finished_at": row.ended_at,
             }

@@ -23,7 +23,7 @@ select
     runs.trigger_type,
     runs.original_trigger,
     runs.commit_sha,
-    runs.environment,
+    coalesce(runs.environment, 'UNKNOWN') as environment,
     runs.original_environment,
     runs.created_at,
     runs.started_at,

@@ -20,7 +20,7 @@ select
     stages.result,
     stages.original_status,
     stages.is_status_unmapped,
-    stages.environment,
+    coalesce(stages.environment, 'UNKNOWN') as environment,
     stages.original_environment,
     stages.started_at,
     stages.finished_at,
