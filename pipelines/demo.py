@@ -97,7 +97,12 @@ def summary_table(duckdb_path: Path) -> str:
                    where environment = 'PRODUCTION' group by provider"""
             ).fetchall()
         )
-        dora = con.execute("select * from analytics.mart_dora_summary where service = '(all services)'").df()
+        dora = con.execute(
+            """select window_days, deployment_days_per_month_p50, deployment_frequency_tier,
+                      lead_time_p50_hours, lead_time_tier, change_failure_rate, change_failure_rate_tier,
+                      recovery_time_p50_hours, recovery_time_tier
+               from analytics.mart_dora_summary where is_all_services"""
+        ).fetchone()
     lines = [
         f"{'provider':<11} {'runs':>7} {'success':>8} {'failed':>7} {'unfinished':>10} "
         f"{'p50 run':>9} {'prod deploys':>12}"
@@ -108,7 +113,19 @@ def summary_table(duckdb_path: Path) -> str:
             f"{provider:<11} {n:>7,} {ok:>8,} {failed:>7,} {unfinished:>10,} {p50_text:>9} "
             f"{deployments.get(provider, 0):>12,}"
         )
-    if not dora.empty:
-        lines.append("")
-        lines.append("DORA, all services: " + ", ".join(f"{c}={dora.iloc[0][c]}" for c in dora.columns[1:]))
+    if dora:
+        lines += ["", _dora_line(*dora)]
     return "\n".join(lines)
+
+
+def _dora_line(days, per_month, df_tier, lead_h, lead_tier, cfr, cfr_tier, recovery_h, rec_tier) -> str:
+    def measure(value, text, tier):
+        return f"{text.format(value)} ({tier})" if value is not None else "n/a (no data)"
+
+    return (
+        f"DORA, all services, last {days} days: "
+        f"deployment frequency {measure(per_month, '{:.1f} days/month', df_tier)} · "
+        f"lead time p50 {measure(lead_h, '{:.1f} h', lead_tier)} · "
+        f"change failure rate {measure(cfr, '{:.1%}', cfr_tier)} · "
+        f"recovery time p50 {measure(recovery_h, '{:.1f} h', rec_tier)}"
+    )
