@@ -6,17 +6,15 @@ Each demo starts from a fresh database so that what it shows does not depend on 
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.config import PROVIDERS, Destination
+from pipelines.config import PROVIDERS, Destination, temporary_environment
 from pipelines.progress import show_progress
 from pipelines.runner import ProviderOutcome, format_outcomes, load_providers
 
@@ -40,7 +38,7 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
     say(f"Starting the provider simulator ({scale} world) ...")
     handle = simulator.launch(scale=scale)
     try:
-        with _environment({**handle.env(), "CICD_ETL_PIPELINES_DIR": str(out_dir / ".pipelines")}):
+        with temporary_environment({**handle.env(), "CICD_ETL_PIPELINES_DIR": str(out_dir / ".pipelines")}):
             say(f"Loading {', '.join(PROVIDERS)} from {handle.base_url} into {destination.duckdb_path}")
             with show_progress(PROVIDERS):
                 outcomes = load_providers(PROVIDERS, destination)
@@ -63,21 +61,6 @@ def _start_fresh(destination: Destination, out_dir: Path) -> None:
     for path in (destination.duckdb_path, Path(f"{destination.duckdb_path}.wal")):
         path.unlink(missing_ok=True)
     shutil.rmtree(out_dir / ".pipelines", ignore_errors=True)
-
-
-@contextmanager
-def _environment(values: dict[str, str]):
-    """Point dlt's configuration (read from the environment) at the simulator for the demo only."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def summary_table(duckdb_path: Path) -> str:

@@ -20,14 +20,15 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
+
+from pipelines.config import temporary_environment
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DESTINATIONS = ("duckdb", "postgres")
@@ -189,20 +190,6 @@ def _profile(destination: str, duckdb_path, postgres_credentials) -> _Profile:
     raise ValueError(f"unknown destination {destination!r}; choose one of {', '.join(DESTINATIONS)}")
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _release_duckdb() -> None:
     """dbt-duckdb keeps its DuckDB instance open in a class attribute after a run; close it, so the
     file is free for other connections (read-only reports, the next load) in this process."""
@@ -295,7 +282,7 @@ def build_models(
         args.append("--quiet")
 
     started = time.perf_counter()
-    with _ENV_LOCK, _environment(profile.env):
+    with _ENV_LOCK, temporary_environment(profile.env):
         try:
             outcome = dbtRunner().invoke(args)
         finally:
