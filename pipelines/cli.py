@@ -23,11 +23,6 @@ def _build_models(target) -> None:
     click.echo(result.summary(), err=True)
 
 
-def _not_yet(what: str) -> None:
-    click.echo(f"cicd-etl: {what} is not available in this build yet.", err=True)
-    sys.exit(2)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cicd-etl")
 def main() -> None:
