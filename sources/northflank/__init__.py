@@ -130,26 +130,43 @@ def _scope_of(run: Row) -> Scope:
 
 def _sync_runs(api: NorthflankApi, scopes: list[Scope]) -> Iterator[list[Row]]:
     """Page every scope's run list, read the details of new/changed/unfinished runs concurrently,
-    yield run rows in pages, then save each scope's state (committed with this load package)."""
+    yield run rows in pages, then save each scope's state (committed with this load package).
+
+    Run lists are paged on the client's pool too, several scopes at once, so details are read while
+    lists are still being paged (one list after another would leave the detail calls idle for every
+    page of a scope that needs no details: ~120 pages, 6 s at 50 ms, in a medium backfill)."""
     state = dlt.current.resource_state().setdefault("scopes", {})
     trackers: dict[str, ScopeTracker] = {}
     listed = 0
 
+    def scan(scope: Scope) -> tuple[Scope, ScopeTracker | None, list[str], int]:
+        """A scope's whole run list: its tracker (runs that need no details recorded as landed), the
+        ids whose details must be read and the number listed. The tracker is handed over when done."""
+        pages = api.run_pages(scope)
+        if pages is None:
+            return scope, None, [], 0  # no release flow for this stage
+        tracker = ScopeTracker.from_state(state.get(scope.key))
+        wanted: list[str] = []
+        count = 0
+        for page in pages:
+            count += len(page)
+            for summary in page:
+                version = run_version(summary, scope.runs_template)
+                if tracker.needs_details(version):
+                    wanted.append(version.id)
+                else:
+                    tracker.landed(version)
+        return scope, tracker, wanted, count
+
     def runs_to_read() -> Iterator[tuple[Scope, str]]:
         nonlocal listed
-        for scope in scopes:
-            pages = api.run_pages(scope)
-            if pages is None:
-                continue  # no release flow for this stage
-            tracker = trackers[scope.key] = ScopeTracker.from_state(state.get(scope.key))
-            for page in pages:
-                listed += len(page)
-                for summary in page:
-                    version = run_version(summary, scope.runs_template)
-                    if tracker.needs_details(version):
-                        yield scope, version.id
-                    else:
-                        tracker.landed(version)
+        for scope, tracker, wanted, count in api.client.map_concurrent(scan, scopes):
+            if tracker is None:
+                continue
+            trackers[scope.key] = tracker
+            listed += count
+            for run_id in wanted:
+                yield scope, run_id
 
     def read(task: tuple[Scope, str]) -> tuple[Scope, Row | None]:
         scope, run_id = task
