@@ -1,6 +1,7 @@
 """Load providers into the raw layer: one dlt pipeline per provider, isolated from the others.
 
-Extraction (network-bound) runs concurrently, one thread per provider. Normalize and load are
+Extraction (network-bound) and normalize (local files) run concurrently, one thread per provider, so
+providers that finish early are normalized and loaded while the others still extract. Loads are
 serialised behind one lock: a DuckDB file has a single writer, and dlt's merge staging dataset must not
 see two merges at once. A provider that fails loses nothing that landed before and blocks no one; dlt
 keeps its incremental state inside the load package, so state never runs ahead of landed data, and a
@@ -28,6 +29,12 @@ from pipelines.config import RAW_DATASET, Destination
 log = logging.getLogger("cicd_etl.runner")
 
 ETL_RUNS_TABLE = "etl_runs"
+
+# dlt settings for a run, at the level of .dlt/config.toml (environment variables and secrets.toml still
+# override them). Extracted files are written, read once by normalize on this machine and deleted:
+# gzip-compressing them cost ~10% of a backfill's CPU. (Load files stay compressed: dlt keeps them.)
+RUN_SETTINGS = {"sources.data_writer.disable_compression": True}
+LOAD_WORKERS = 2  # load jobs at once; DuckDB is single-writer and each job is memory for its reader
 
 
 @dataclass
@@ -73,15 +80,16 @@ def load_providers(
     """Load each provider into the raw layer; never raises for a provider's failure."""
     load_lock = threading.Lock()
     source_kwargs = source_kwargs or {}
-    with ThreadPoolExecutor(max_workers=max(1, len(providers)), thread_name_prefix="cicd-etl") as pool:
-        futures = [
-            pool.submit(
-                _load_one, provider, destination, load_lock, full_refresh, source_kwargs.get(provider, {})
-            )
-            for provider in providers
-        ]
-        outcomes = [future.result() for future in futures]
-    _record_outcomes(outcomes, destination)
+    with dlt.config.values(RUN_SETTINGS):
+        with ThreadPoolExecutor(max_workers=max(1, len(providers)), thread_name_prefix="cicd-etl") as pool:
+            futures = [
+                pool.submit(
+                    _load_one, provider, destination, load_lock, full_refresh, source_kwargs.get(provider, {})
+                )
+                for provider in providers
+            ]
+            outcomes = [future.result() for future in futures]
+        _record_outcomes(outcomes, destination)
     return outcomes
 
 
@@ -93,18 +101,18 @@ def _load_one(
     http_before = _http_counters(provider)
     try:
         pipeline = pipeline_for(provider, destination)
-        with load_lock:
-            pipeline.sync_destination()
-            if pipeline.has_pending_data:  # a previous run crashed after extract: finish it first
-                log.warning("%s: completing a load interrupted by an earlier run", provider)
-                pipeline.normalize()
-                pipeline.load()
+        pipeline.sync_destination()  # reads this pipeline's own state and schemas only
+        if pipeline.has_pending_data:  # a previous run crashed after extract: finish it first
+            log.warning("%s: completing a load interrupted by an earlier run", provider)
+            pipeline.normalize()
+            with load_lock:
+                pipeline.load(workers=LOAD_WORKERS)
         source = source_factory(provider)(**kwargs)
         pipeline.extract(source, refresh="drop_sources" if full_refresh else None)
+        pipeline.normalize()
+        outcome.rows = _row_counts(pipeline)
         with load_lock:
-            pipeline.normalize()
-            outcome.rows = _row_counts(pipeline)
-            pipeline.load()
+            pipeline.load(workers=LOAD_WORKERS)
         outcome.ok = True
     except Exception as exc:  # one provider's failure must not stop the others
         outcome.error = describe_error(exc)
