@@ -20,7 +20,7 @@ pipeline with GetPipeline and the oapi family (which documents no per-pipeline G
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ PIPELINES = "yunxiao_pipelines"
 RUNS = "yunxiao_pipeline_runs"
 STAGES = "yunxiao_pipeline_run_stages"
 JOBS = "yunxiao_pipeline_run_jobs"
+PAGE_RUNS = 100  # runs (with their stages and jobs) per yielded page
 
 
 @dlt.source(name=PROVIDER, max_table_nesting=0)
@@ -94,23 +95,29 @@ def _pipeline_runs(
 
 def _sync_pipeline(yunxiao: YunxiaoApi, state: PipelineState, lookback_hours: float) -> Iterator[Any]:
     listed: dict[str, int] = {}  # run id -> start (ms) of every run the window lists
-    for page in yunxiao.run_pages(state.pipeline_id, state.window_start(lookback_hours)):
-        changed = []
-        for item in page:
-            run_id = helpers.integer_id(item, "pipelineRunId", yunxiao.runs_endpoint)
-            if str(run_id) in listed:  # offset tokens shift when a run starts while we page
-                continue
-            listed[str(run_id)] = started = _epoch_ms(helpers.run_start(item, yunxiao.runs_endpoint))
-            state.seen(run_id, started)
-            if state.needs_details(run_id, item.get("status")):
-                changed.append(item)
-        yield from _land_details(yunxiao, state, changed)
+
+    def changed() -> Iterator[dict]:
+        """List items whose details are due, paged lazily: details are read while the list is paged."""
+        for page in yunxiao.run_pages(state.pipeline_id, state.window_start(lookback_hours)):
+            for item in page:
+                run_id = helpers.integer_id(item, "pipelineRunId", yunxiao.runs_endpoint)
+                if str(run_id) in listed:  # offset tokens shift when a run starts while we page
+                    continue
+                listed[str(run_id)] = started = _epoch_ms(helpers.run_start(item, yunxiao.runs_endpoint))
+                state.seen(run_id, started)
+                if state.needs_details(run_id, item.get("status")):
+                    yield item
+
+    yield from _land_details(yunxiao, state, changed())
     yield from _land_details(yunxiao, state, state.unlisted_unfinished(listed))
     state.prune_concluded(listed, lookback_hours)
 
 
-def _land_details(yunxiao: YunxiaoApi, state: PipelineState, summaries: list[dict]) -> Iterator[Any]:
-    """GetPipelineRun for each run, concurrently; yields one page per table."""
+def _land_details(yunxiao: YunxiaoApi, state: PipelineState, summaries: Iterable[dict]) -> Iterator[Any]:
+    """GetPipelineRun for each run, concurrently; yields a page per table every PAGE_RUNS runs.
+
+    One stream for a pipeline's whole list, not one batch per list page: waiting for each page's
+    last details before asking for the next page idled the pool for ~15% of a backfill."""
 
     def fetch(summary: dict) -> tuple[dict, dict | None]:
         return summary, yunxiao.run_details(state.pipeline_id, summary["pipelineRunId"])
@@ -134,6 +141,13 @@ def _land_details(yunxiao: YunxiaoApi, state: PipelineState, summaries: list[dic
         runs.append(run)
         stages += run_stages
         jobs += run_jobs
+        if len(runs) >= PAGE_RUNS:
+            yield from _pages(runs, stages, jobs)
+            runs, stages, jobs = [], [], []
+    yield from _pages(runs, stages, jobs)
+
+
+def _pages(runs: list[dict], stages: list[dict], jobs: list[dict]) -> Iterator[Any]:
     for table, rows in ((RUNS, runs), (STAGES, stages), (JOBS, jobs)):
         if rows:
             yield _to_table(rows, table)
