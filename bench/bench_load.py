@@ -6,6 +6,9 @@ The simulator runs in its own process at a fixed clock. Every load runs in a fre
 (that process only: the simulator and this script are not its children). Requests are the simulator's
 counters, per provider and endpoint; rows are what the run reports loading (cicd_raw.etl_runs).
 
+* Each provider is served by its own simulator process, as each real provider is its own server (one
+  process serving all four would add queueing between providers that no real deployment has);
+  --one-simulator serves them all from one process, for comparison.
 * Lower bound, per provider: the fewest requests that can fetch the data (list pages at the largest page
   size, plus one detail/stage call per run that needs one) x latency / the provider's concurrency cap.
   Providers load concurrently, so the bound of a run is the largest provider's.
@@ -84,11 +87,45 @@ class Measured:
         return sum(counts)
 
 
-def run_measured(cmd: list[str], env: dict, sim, log: Path, timeout: float) -> Measured:
-    """Run `cmd`, sampling its RSS, with the simulator's counters reset before and read after."""
+class Simulators:
+    """The simulator processes of a benchmark: one per provider (or one for all), used as one."""
+
+    def __init__(self, per_provider: bool, **settings) -> None:
+        shared = None if per_provider else launch(**settings)
+        self.by_provider = {p: shared or launch(**settings) for p in PROVIDERS}
+        self.world = self.by_provider[PROVIDERS[0]].world
+
+    def _each(self) -> list:
+        return list({id(s): s for s in self.by_provider.values()}.values())
+
+    def env(self) -> dict[str, str]:
+        """Each provider's SOURCES__<PROVIDER>__ variables from its own simulator."""
+        return {
+            key: value
+            for provider, sim in self.by_provider.items()
+            for key, value in sim.env().items()
+            if key.startswith(f"SOURCES__{provider.upper()}__")
+        }
+
+    def reset_stats(self) -> None:
+        for sim in self._each():
+            sim.reset_stats()
+
+    def stats(self) -> dict:
+        return {"requests": {p: sim.stats()["requests"].get(p, {}) for p, sim in self.by_provider.items()}}
+
+    def cpu_s(self) -> float:
+        return sum(sum(psutil.Process(sim.pid).cpu_times()[:2]) for sim in self._each())
+
+    def stop(self) -> None:
+        for sim in self._each():
+            sim.stop()
+
+
+def run_measured(cmd: list[str], env: dict, sim: Simulators, log: Path, timeout: float) -> Measured:
+    """Run `cmd`, sampling its RSS, with the simulators' counters reset before and read after."""
     sim.reset_stats()
-    sim_proc = psutil.Process(sim.pid)
-    sim_cpu = sum(sim_proc.cpu_times()[:2])
+    sim_cpu = sim.cpu_s()
     started = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -111,7 +148,7 @@ def run_measured(cmd: list[str], env: dict, sim, log: Path, timeout: float) -> M
         peak_rss_mb=round(peak / MB, 1),
         maxrss_mb=round(usage.ru_maxrss / 1024, 1),
         cpu_s=round(usage.ru_utime + usage.ru_stime, 1),
-        sim_cpu_s=round(sum(sim_proc.cpu_times()[:2]) - sim_cpu, 1),
+        sim_cpu_s=round(sim.cpu_s() - sim_cpu, 1),
         load_avg=tuple(round(x, 2) for x in os.getloadavg()),
         requests=sim.stats()["requests"],
         timed_out=timed_out,
@@ -293,6 +330,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--baseline-cap", type=float, default=45.0, help="seconds per provider")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--one-simulator", action="store_true", help="serve all providers from one process")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per load")
     args = parser.parse_args()
     os.chdir(ROOT)  # dlt reads .dlt/config.toml from here, as the loads below do
@@ -300,11 +338,12 @@ def main() -> None:
 
     load_before = tuple(round(x, 2) for x in os.getloadavg())
     started = time.monotonic()
-    sim = launch(scale=args.scale, latency_ms=args.latency_ms, clock=CLOCK)
+    sim = Simulators(not args.one_simulator, scale=args.scale, latency_ms=args.latency_ms, clock=CLOCK)
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     try:
+        layout = "one process" if args.one_simulator else "one per provider"
         print(
-            f"simulator ({args.scale}) ready in {time.monotonic() - started:.1f}s; work dir {work}",
+            f"simulators ({args.scale}, {layout}) ready in {time.monotonic() - started:.1f}s; work {work}",
             flush=True,
         )
         env = {**os.environ, **sim.env(), "CICD_ETL_PIPELINES_DIR": str(work / "pipelines")}
@@ -319,6 +358,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "load_avg_before": load_before,
+            "simulators": "one" if args.one_simulator else "per provider",
             "caps": caps,
             "minimal": minimal,
             "bound_s": {p: round(s, 2) for p, s in bound(minimal, args.latency_ms / 1000, caps).items()},
