@@ -7,6 +7,8 @@ so a notebook cell only fetches a frame, says so in words when it is empty, and 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -22,11 +24,24 @@ from matplotlib.ticker import PercentFormatter
 PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
 VERDICTS = "('SUCCESS', 'FAILURE', 'TIMED_OUT')"  # the results failure rates and durations count
 OUTCOMES = ["succeeded", "failed", "timed_out", "cancelled", "skipped"]
+RESULT_OF = dict(zip(OUTCOMES, ["SUCCESS", "FAILURE", "TIMED_OUT", "CANCELLED", "SKIPPED"], strict=True))
 PROVIDER_COLORS = {"northflank": "#4C72B0", "gorules": "#DD8452", "yunxiao": "#55A868", "seamless": "#C44E52"}
 TIER_COLORS = {"elite": "#1a9850", "high": "#91cf60", "medium": "#fdae61", "low": "#d73027"}
-# Fonts with CJK glyphs (Yunxiao stage and job names are often Chinese), used as fallbacks when installed.
-CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-             "Droid Sans Fallback", "PingFang SC", "Microsoft YaHei", "SimHei")  # fmt: skip
+# Fonts with CJK glyphs (Yunxiao stage and job names are often Chinese), in order of preference; the first
+# installed is the charts' fallback font. Debian's fonts-noto-cjk registers only as "Noto Sans CJK JP" in
+# matplotlib (the first face of its .ttc), so it comes after the Chinese fonts.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK JP",
+    "Droid Sans Fallback",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "SimHei",
+)
+CJK_TEXT = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 STATUS_COLORS = {"QUEUED": "#9ecae1", "IN_PROGRESS": "#3182bd", "WAITING": "#fd8d3c", "OTHER": "#969696"}
 
 # Filters every query shares: $providers (a list) and $services (a list, or NULL for all).
@@ -34,6 +49,10 @@ IN_PROVIDERS = "list_contains($providers::varchar[], provider)"
 IN_SERVICES = "($services::varchar[] is null or list_contains($services::varchar[], service))"
 OF_SERVICES = f"scope_key in (select scope_key from analytics.dim_scopes where {IN_SERVICES})"
 DEPLOYED_BY_PROVIDERS = f"service in (select service from analytics.dim_scopes where {IN_PROVIDERS})"
+# Stage units have no service of their own: each takes its run's (fct_pipeline_runs, by run_key), so the
+# stage sections filter by IN_SERVICES like the run sections do.
+STAGE_UNITS = """(select s.*, p.service from analytics.fct_stage_runs s
+                  left join analytics.fct_pipeline_runs p on p.run_key = s.run_key)"""
 WEEKS_IN_WINDOW = "week_start >= cast(date_trunc('week', $start) as date) and week_start <= $end"
 
 
@@ -197,16 +216,21 @@ def percent(value: float | None) -> str:
 # --- charts ---------------------------------------------------------------------------------------
 
 
-def setup_plots() -> None:
-    """Chart defaults. Without a CJK font installed, Chinese labels draw as boxes (the tables beside the
-    charts show every name), so matplotlib's per-glyph warning is silenced rather than printed."""
-    from matplotlib import font_manager
-
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+def setup_plots() -> str | None:
+    """Chart defaults, with a CJK font as per-glyph fallback when one is installed; returns its name."""
+    cjk = cjk_font()
+    if cjk is None:
+        # Chinese labels will draw as boxes: `cjk_note` says so once instead of a warning per glyph.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from font", UserWarning)
+    else:
+        # Most CJK fonts come in one weight (WenQuanYi Zen Hei: 500); drawing bold titles' Chinese glyphs
+        # with it is expected, not worth a "Failed to find font weight" line per chart.
+        logging.getLogger("matplotlib.font_manager").addFilter(
+            lambda record: f"for {cjk}, now using" not in record.getMessage()
+        )
     plt.rcParams.update(
         {
-            "font.family": ["DejaVu Sans", *(font for font in CJK_FONTS if font in installed)],
+            "font.family": ["DejaVu Sans", *([cjk] if cjk else [])],
             "figure.figsize": (11, 4.2),
             "figure.dpi": 100,
             "axes.spines.top": False,
@@ -219,6 +243,36 @@ def setup_plots() -> None:
             "legend.frameon": False,
         }
     )
+    return cjk
+
+
+def cjk_font() -> str | None:
+    """The first of CJK_FONTS installed, counting fonts installed after matplotlib cached its font list
+    (it never rescans on its own, so `apt-get install fonts-wqy-zenhei` would otherwise go unseen)."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    if not any(font.name in CJK_FONTS for font in manager.ttflist):
+        cached = {font.fname for font in manager.ttflist}
+        for path in set(font_manager.findSystemFonts()) - cached:
+            with contextlib.suppress(Exception):  # an unreadable font file is simply not a candidate
+                manager.addfont(path)
+    installed = {font.name for font in manager.ttflist}
+    return next((font for font in CJK_FONTS if font in installed), None)
+
+
+def cjk_note(r: Report) -> None:
+    """One note, when the charts have Chinese (or other CJK) names to draw and no font to draw them with."""
+    names = r.sql(
+        """select stage_name as name from analytics.fct_stage_runs
+           union select scope_name from analytics.dim_scopes union select service from analytics.dim_scopes"""
+    ).name
+    if any(CJK_TEXT.search(name) for name in names.dropna()):
+        say(
+            "> **Note:** some names are Chinese and no CJK font is installed, so charts draw them as boxes "
+            "(the tables show them as is). Install one (Debian/Ubuntu: `apt-get install fonts-wqy-zenhei`) "
+            "and render the report again."
+        )
 
 
 def show(fig) -> None:
@@ -438,7 +492,7 @@ def plot_lead_time(lead: pd.DataFrame):
     return fig
 
 
-# --- 4. Failure rates (mart_run_health_weekly, mart_stage_health_weekly) --------------------------
+# --- 4. Failure rates (mart_run_health_weekly, fct_stage_runs) ------------------------------------
 
 
 def failure_rate(frame: pd.DataFrame) -> pd.Series:
@@ -508,10 +562,13 @@ def plot_scope_failure_rate(health: pd.DataFrame, top: int = 12, min_runs: int =
 
 
 def stage_health(r: Report) -> pd.DataFrame:
-    sums = ", ".join(f"sum({c})::bigint as {c}" for c in OUTCOMES)
+    """Outcomes of the stage units that finished in the window, per provider and stage type. From
+    fct_stage_runs rather than mart_stage_health_weekly, which has no service to filter by."""
+    counts = ", ".join(f"count(*) filter (where result = '{v}') as {c}" for c, v in RESULT_OF.items())
     return r.sql(
-        f"""select provider, stage_type, {sums} from analytics.mart_stage_health_weekly
-            where {WEEKS_IN_WINDOW} and {IN_PROVIDERS} group by all"""
+        f"""select provider, stage_type, {counts} from {STAGE_UNITS}
+            where status = 'DONE' and {finished_in_window()} and {IN_PROVIDERS} and {IN_SERVICES}
+            group by all"""
     )
 
 
@@ -578,24 +635,24 @@ def plot_durations(durations: pd.DataFrame, r: Report):
 
 def slowest_stages(r: Report, top: int = 12) -> pd.DataFrame:
     return r.sql(
-        f"""select provider, stage_type as "type", stage_name as stage, count(*) as units,
+        f"""select provider, service, stage_type as "type", stage_name as stage, count(*) as units,
                    sum(duration_sec) / 3600 as "total time", {percentiles("duration_sec", 3600, 0.5, 0.9)}
-            from analytics.fct_stage_runs
+            from {STAGE_UNITS}
             where status = 'DONE' and result in {VERDICTS} and duration_sec is not null
-              and stage_type <> 'APPROVAL' and {finished_in_window()} and {IN_PROVIDERS} and {OF_SERVICES}
+              and stage_type <> 'APPROVAL' and {finished_in_window()} and {IN_PROVIDERS} and {IN_SERVICES}
             group by all order by "total time" desc limit {int(top)}"""
     )
 
 
 def plot_slowest_stages(stages: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(11, 1.2 + 0.45 * len(stages)))
-    labels = [f"{s.stage} [{s.type}] ({s.provider})" for s in stages.itertuples()]
+    labels = [f"{s.stage} [{s.type}] ({s.service}, {s.provider})" for s in stages.itertuples()]
     hbar(
         ax,
         labels,
         list(stages["total time"]),
         colors_of(stages.provider),
-        lambda v: f"{v:,.0f} h",
+        duration,  # "10 min" rather than "0 h" for stages under an hour
         "Where the time goes: total time per stage in the window (approvals excluded)",
         "hours spent in the stage, summed over its runs",
     )
@@ -619,9 +676,9 @@ def queue_waits(r: Report) -> pd.DataFrame:
 def approval_waits(r: Report) -> pd.DataFrame:
     return r.sql(
         f"""select provider, stage_name, count(*) as approvals, {percentiles("duration_sec", 1, 0.5, 0.9)}
-            from analytics.fct_stage_runs
+            from {STAGE_UNITS}
             where stage_type = 'APPROVAL' and status = 'DONE' and duration_sec is not null
-              and {finished_in_window()} and {IN_PROVIDERS} and {OF_SERVICES}
+              and {finished_in_window()} and {IN_PROVIDERS} and {IN_SERVICES}
             group by all order by p90 desc limit 12"""
     )
 

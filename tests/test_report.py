@@ -15,6 +15,7 @@ import nbformat
 import pytest
 from model_fixtures import load_fixture
 
+from pipelines import report_helpers as rh
 from pipelines.models import build_models
 from pipelines.report import ReportError, render_report
 
@@ -31,6 +32,8 @@ SECTIONS = {  # section heading -> charts it draws on the fixture data
     "9. Data coverage: what each metric excluded and why": 1,
     "10. Definitions": 0,
 }
+SECTION_6 = "6. Where the time goes: the slowest stages"
+SLOWEST = "The slowest stages: units run, total time, median and p90 duration"
 HOLD_CONNECTION = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'ro'); "
 HOLD_CONNECTION += "print('open', flush=True); time.sleep(300)"
 
@@ -69,6 +72,26 @@ def words(outputs) -> str:
     return " ".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
 
 
+def table(outputs, caption: str) -> list[dict[str, str]]:
+    """The rows of the table captioned `caption` among `outputs`, as the report shows them."""
+    html = next(
+        o.data["text/html"]
+        for o in outputs
+        if f">{caption}</caption>" in o.get("data", {}).get("text/html", "")
+    )
+    heads = re.findall(r'<th [^>]*class="col_heading level0 col\d+" *>(.*?)</th>', html)
+    rows: dict[int, dict[str, str]] = {}
+    for row, col, value in re.findall(r'class="data row(\d+) col(\d+)" *>(.*?)</td>', html):
+        rows.setdefault(int(row), {})[heads[int(col)]] = value
+    return list(rows.values())
+
+
+def stream_text(notebook) -> str:
+    return "".join(
+        o.get("text", "") for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "stream"
+    )
+
+
 def held_connection(path: Path, mode: str) -> subprocess.Popen:
     """Another process holding `path` open (mode 'ro' or 'rw') until it is killed."""
     holder = subprocess.Popen(
@@ -90,6 +113,43 @@ def test_no_cell_prints_errors_warnings_or_stray_text(executed):
     for number, cell in enumerate(executed.cells, start=1):
         kinds = {output.output_type for output in cell.get("outputs", [])}
         assert kinds <= {"display_data"}, f"cell {number}: {cell.outputs}"
+
+
+@pytest.mark.skipif(rh.cjk_font() is None, reason="no CJK font installed (Debian: fonts-wqy-zenhei)")
+def test_chinese_names_draw_with_the_cjk_font_and_no_glyph_warnings(executed):
+    """The fixture's Yunxiao stages are partly Chinese (Java构建, 部署到生产环境) and are charted."""
+    charted = {row["stage"] for row in table(outputs_by_section(executed)[SECTION_6], SLOWEST)}
+    assert any(rh.CJK_TEXT.search(stage) for stage in charted), charted
+    assert "missing from font" not in stream_text(executed)
+    assert "findfont" not in stream_text(executed)
+    assert "no CJK font" not in words(c for cell in executed.cells for c in cell.get("outputs", []))
+
+
+def test_the_services_filter_applies_to_stage_sections(executed, warehouse, tmp_path):
+    everything = table(outputs_by_section(executed)[SECTION_6], SLOWEST)
+    assert len({row["service"] for row in everything}) > 1
+
+    render_report(
+        warehouse,
+        tmp_path / "checkout.html",
+        parameters={"services": ["checkout"]},
+        executed_notebook=tmp_path / "checkout.ipynb",
+    )
+    sections = outputs_by_section(nbformat.read(tmp_path / "checkout.ipynb", as_version=4))
+    checkout = table(sections[SECTION_6], SLOWEST)
+    assert checkout and {row["service"] for row in checkout} == {"checkout"}
+    assert {row["provider"] for row in checkout} == {"northflank", "seamless"}  # one service, two providers
+    assert "no service column" not in words(sections["4. Failure rates: providers, scopes and stage types"])
+
+    # The stage-type failure rates count exactly the units of checkout's runs.
+    report = rh.open_report(warehouse, services="checkout", start="2000-01-01", end="2100-01-01")
+    units = rh.stage_health(report)[rh.OUTCOMES].to_numpy().sum()
+    expected = report.con.execute(
+        """select count(*) from analytics.fct_stage_runs s join analytics.fct_pipeline_runs p using (run_key)
+           where p.service = 'checkout' and s.status = 'DONE' and s.result <> 'UNKNOWN'"""
+    ).fetchone()[0]
+    report.con.close()
+    assert 0 < units == expected
 
 
 def test_a_window_without_data_says_so_in_every_windowed_section(warehouse, tmp_path):
