@@ -1,9 +1,15 @@
 {#- Every unit that would deploy if it ran, before any filtering: Northflank release-flow runs
     (environment = their stage), and GoRules jobs, Seamless DEPLOY_* stages and Yunxiao deploy
     jobs/stages (stage_type DEPLOY). `exclusion_reason` says why a unit is not a deployment attempt:
-    it never started (QUEUED), was SKIPPED, or has a status the status_map does not know. -#}
+    it never started (QUEUED), was SKIPPED, or has a status the status_map does not know.
+    Stage units come from the int_stage_runs__classified view (only its DEPLOY units are kept), not
+    from fct_stage_runs, so they need not wait for the ~1 M units to be numbered, written and tested. -#}
 with runs as (
-    select * from {{ ref('int_pipeline_runs__unioned') }}
+    select
+        run_key, run_id, run_name, run_kind, provider, scope_key, environment, original_environment,
+        status, result, original_status, is_status_unmapped, commit_sha, started_at, finished_at,
+        created_at, is_stale
+    from {{ ref('int_pipeline_runs__unioned') }}
 ),
 
 gorules_releases as (
@@ -42,7 +48,7 @@ deploy_stages as (
         stages.stage_key as source_key,
         'stage' as derived_from,
         stages.provider,
-        runs.scope_key,
+        stages.scope_key,
         stages.environment,
         stages.original_environment,
         stages.status,

@@ -1,18 +1,19 @@
 {#- Stage units with their stage_type (stage_type_rules seed: first matching rule on the unit's kind,
-    name or stage-group name, per provider; no match = OTHER), their environment and their sequence in
-    the run. Environments: a Northflank node inherits its run's; a GoRules job has its environment's
-    (key, then name); a Seamless or Yunxiao unit has one only when it deploys (stage_type DEPLOY),
-    from its name (then its stage's name); no rule match = UNKNOWN. -#}
+    name or stage-group name, per provider; no match = OTHER), their environment and what orders them
+    in their run (fct_stage_runs numbers them). Environments: a Northflank node inherits its run's; a
+    GoRules job has its environment's (key, then name); a Seamless or Yunxiao unit has one only when it
+    deploys (stage_type DEPLOY), from its name (then its stage's name); no rule match = UNKNOWN.
+    A view: the ~1 M units are written once, as fct_stage_runs (whose tests cover the key), and
+    int_deployments__candidates reads only their DEPLOY units; neither waits for the other. -#}
+{{ config(materialized='view') }}
+
 with stages as (
     select * from {{ ref('int_stage_runs__unioned') }}
 ),
 
+-- the rules are matched on the few distinct (provider, kind, name, group) keys, not on every unit
 type_keys as (
-    select distinct
-        provider,
-        coalesce(lower(trim(original_type)), '') as kind_value,
-        coalesce(lower(trim(stage_name)), '') as name_value,
-        coalesce(lower(trim(stage_group)), '') as group_value
+    select distinct provider, type_match_kind, type_match_name, type_match_group
     from stages
 ),
 
@@ -24,23 +25,29 @@ type_rules as (
 type_matches as (
     select
         type_keys.provider,
-        type_keys.kind_value,
-        type_keys.name_value,
-        type_keys.group_value,
+        type_keys.type_match_kind,
+        type_keys.type_match_name,
+        type_keys.type_match_group,
         type_rules.stage_type,
         type_rules.rule_order,
         row_number() over (
-            partition by type_keys.provider, type_keys.kind_value, type_keys.name_value, type_keys.group_value
+            partition by
+                type_keys.provider, type_keys.type_match_kind, type_keys.type_match_name,
+                type_keys.type_match_group
             order by type_rules.rule_order
         ) as rule_rank
     from type_keys
     inner join type_rules
         on type_keys.provider = type_rules.provider
         and (
-            (type_rules.match_field = 'kind' and type_keys.kind_value like type_rules.pattern)
-            or (type_rules.match_field = 'name' and type_keys.name_value like type_rules.pattern)
-            or (type_rules.match_field = 'group' and type_keys.group_value like type_rules.pattern)
+            (type_rules.match_field = 'kind' and type_keys.type_match_kind like type_rules.pattern)
+            or (type_rules.match_field = 'name' and type_keys.type_match_name like type_rules.pattern)
+            or (type_rules.match_field = 'group' and type_keys.type_match_group like type_rules.pattern)
         )
+),
+
+first_type_matches as (
+    select * from type_matches where rule_rank = 1
 ),
 
 environments as (
@@ -49,39 +56,53 @@ environments as (
 
 typed as (
     select
-        stages.*,
-        coalesce(type_matches.stage_type, 'OTHER') as stage_type,
-        type_matches.rule_order as stage_type_rule_order,
+        stages.run_key,
+        stages.stage_key,
+        stages.provider,
+        stages.scope_key,
+        stages.stage_name,
+        stages.stage_group,
+        stages.original_type,
+        coalesce(first_type_matches.stage_type, 'OTHER') as stage_type,
+        first_type_matches.rule_order as stage_type_rule_order,
+        stages.status,
+        stages.result,
+        stages.original_status,
+        stages.is_status_unmapped,
+        stages.environment_name,
+        stages.environment_alt_name,
+        stages.inherited_environment,
         primary_environment.environment as primary_environment,
-        alternate_environment.environment as alternate_environment
+        alternate_environment.environment as alternate_environment,
+        stages.sort_key,
+        stages.sort_index,
+        stages.started_at,
+        stages.finished_at
     from stages
-    left join type_matches
-        on stages.provider = type_matches.provider
-        and coalesce(lower(trim(stages.original_type)), '') = type_matches.kind_value
-        and coalesce(lower(trim(stages.stage_name)), '') = type_matches.name_value
-        and coalesce(lower(trim(stages.stage_group)), '') = type_matches.group_value
-        and type_matches.rule_rank = 1
+    left join first_type_matches
+        on stages.provider = first_type_matches.provider
+        and stages.type_match_kind = first_type_matches.type_match_kind
+        and stages.type_match_name = first_type_matches.type_match_name
+        and stages.type_match_group = first_type_matches.type_match_group
     left join environments as primary_environment
-        on lower(trim(stages.environment_name)) = primary_environment.name
+        on stages.environment_match_name = primary_environment.name
     left join environments as alternate_environment
-        on lower(trim(stages.environment_alt_name)) = alternate_environment.name
+        on stages.environment_match_alt_name = alternate_environment.name
 )
 
 select
     run_key,
     stage_key,
     provider,
+    scope_key,
     stage_name,
     stage_group,
     original_type,
     stage_type,
-    row_number() over (
-        partition by run_key
-        order by
-            case when provider = 'seamless' then stage_type_rule_order else sort_index end nulls last,
-            started_at nulls last,
-            sort_key
-    ) as sequence,
+    -- order in the run: Seamless by the matched rule (pipeline order), GoRules by job order, Yunxiao by
+    -- stage index; then start time, then the unit's own key
+    case when provider = 'seamless' then stage_type_rule_order else sort_index end as sort_index,
+    sort_key,
     status,
     result,
     original_status,

@@ -4,7 +4,7 @@
     jobs, Yunxiao jobs (and Yunxiao stages that have no jobs), Seamless stages. Status/result from the
     status_map seed; `original_type`, `stage_name` and `stage_group` feed the stage_type_rules. -#}
 with runs as (
-    select run_key, provider, run_id, scope_key, environment, finished_at, status
+    select run_key, scope_key, environment, finished_at
     from {{ ref('int_pipeline_runs__unioned') }}
 ),
 
@@ -20,13 +20,11 @@ northflank_nodes as (
         nodes.original_status,
         nodes.original_status as status_lookup,
         cast(null as {{ dbt.type_string() }}) as environment_name,
-        runs.environment as inherited_environment,
         nodes.node_path as sort_key,
         cast(null as bigint) as sort_index,
         nodes.started_at,
         nodes.finished_at
     from {{ ref('int_northflank_nodes__classified') }} as nodes
-    left join runs on nodes.run_key = runs.run_key
     where not nodes.is_container
 ),
 
@@ -54,14 +52,12 @@ gorules_jobs as (
         cast(jobs.job_order as {{ dbt.type_string() }}) as sort_key,
         jobs.job_order as sort_index,
         -- GoRules reports no job start/finish: a job starts when it is created and is over when its
-        -- run completes (docs/metrics.md)
+        -- run completes (docs/metrics.md; the run's finish is joined below)
         jobs.created_at as started_at,
-        runs.finished_at as run_finished_at
+        cast(null as timestamp) as finished_at
     from {{ ref('stg_gorules__deployment_jobs') }} as jobs
     left join gorules_environment_names as environments
         on jobs.environment_id = environments.environment_id
-    left join runs
-        on 'gorules:' || jobs.project_id || ':' || jobs.run_id = runs.run_key
 ),
 
 yunxiao_jobs as (
@@ -141,30 +137,28 @@ unioned as (
         run_key, stage_key, provider, status_entity, stage_name, stage_group, original_type,
         original_status, status_lookup,
         environment_name, cast(null as {{ dbt.type_string() }}) as environment_alt_name,
-        inherited_environment, sort_key, cast(sort_index as bigint) as sort_index, started_at, finished_at
+        sort_key, cast(sort_index as bigint) as sort_index, started_at, finished_at
     from northflank_nodes
     union all
     select
         run_key, stage_key, provider, status_entity, stage_name, stage_group, original_type,
         original_status, status_lookup,
         environment_name, environment_alt_name,
-        cast(null as {{ dbt.type_string() }}), sort_key, cast(sort_index as bigint), started_at,
-        run_finished_at
+        sort_key, cast(sort_index as bigint), started_at, finished_at
     from gorules_jobs
     union all
     select
         run_key, stage_key, provider, status_entity, stage_name, stage_group, original_type,
         original_status, status_lookup,
         stage_name, stage_group,
-        cast(null as {{ dbt.type_string() }}), stage_key, cast(stage_index as bigint), started_at,
-        finished_at
+        stage_key, cast(stage_index as bigint), started_at, finished_at
     from yunxiao_units
     union all
     select
         run_key, stage_key, provider, status_entity, stage_name, stage_group, original_type,
         original_status, status_lookup,
         environment_name, cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_string() }}), sort_key, cast(null as bigint), started_at, finished_at
+        sort_key, cast(null as bigint), started_at, finished_at
     from seamless_stages
 ),
 
@@ -177,6 +171,7 @@ select
     unioned.run_key,
     unioned.stage_key,
     unioned.provider,
+    runs.scope_key,
     unioned.stage_name,
     unioned.stage_group,
     unioned.original_type,
@@ -186,16 +181,27 @@ select
     status_map.status is null as is_status_unmapped,
     unioned.environment_name,
     unioned.environment_alt_name,
-    unioned.inherited_environment,
+    -- a Northflank node runs in its run's environment
+    case when unioned.provider = 'northflank' then runs.environment end as inherited_environment,
+    -- the stage_type_rules and environment_rules match on these, normalized once here rather than
+    -- in each join over the ~1 M units
+    coalesce(lower(trim(unioned.original_type)), '') as type_match_kind,
+    coalesce(lower(trim(unioned.stage_name)), '') as type_match_name,
+    coalesce(lower(trim(unioned.stage_group)), '') as type_match_group,
+    lower(trim(unioned.environment_name)) as environment_match_name,
+    lower(trim(unioned.environment_alt_name)) as environment_match_alt_name,
     unioned.sort_key,
     unioned.sort_index,
     unioned.started_at,
     -- a GoRules job's finish is its run's completion, and only once the job itself is over
     case
-        when unioned.provider = 'gorules' and coalesce(status_map.status, 'OTHER') <> 'DONE' then null
-        else unioned.finished_at
+        when unioned.provider <> 'gorules' then unioned.finished_at
+        when coalesce(status_map.status, 'OTHER') = 'DONE' then runs.finished_at
     end as finished_at
 from unioned
+-- units of runs that are not in int_pipeline_runs__unioned are dropped (no run to belong to)
+inner join runs
+    on unioned.run_key = runs.run_key
 left join status_map
     on unioned.provider = status_map.provider
     and unioned.status_entity = status_map.entity

@@ -1,30 +1,23 @@
-with stages as (
-    select * from {{ ref('int_stage_runs__classified') }}
-),
-
-runs as (
-    select run_key, scope_key from {{ ref('int_pipeline_runs__unioned') }}
-)
-
 select
-    stages.stage_key,
-    stages.run_key,
-    stages.provider,
-    runs.scope_key,
-    stages.stage_name,
-    stages.stage_group,
-    stages.stage_type,
-    stages.original_type,
-    stages.sequence,
-    stages.status,
-    stages.result,
-    stages.original_status,
-    stages.is_status_unmapped,
-    coalesce(stages.environment, 'UNKNOWN') as environment,
-    stages.original_environment,
-    stages.started_at,
-    stages.finished_at,
-    stages.duration_sec
-from stages
-inner join runs
-    on stages.run_key = runs.run_key
+    stage_key,
+    run_key,
+    provider,
+    scope_key,
+    stage_name,
+    stage_group,
+    stage_type,
+    original_type,
+    row_number() over (
+        partition by run_key
+        order by sort_index nulls last, started_at nulls last, sort_key
+    ) as sequence,
+    status,
+    result,
+    original_status,
+    is_status_unmapped,
+    coalesce(environment, 'UNKNOWN') as environment,
+    original_environment,
+    started_at,
+    finished_at,
+    duration_sec
+from {{ ref('int_stage_runs__classified') }}
