@@ -55,13 +55,11 @@ def cicd_etl_dag(
     dag_kwargs: passed to `DAG` (e.g. default_args, tags); `max_active_runs` is 1, since two runs of one
     provider's pipeline must not overlap.
     """
-    from dlt.helpers.airflow_helper import EmptyOperator, PipelineTasksGroup, PythonOperator
-
     try:
         from airflow.sdk import DAG, chain
-    except ImportError:  # Airflow 2
-        from airflow import DAG
-        from airflow.models.baseoperator import chain
+    except ImportError as exc:
+        raise ImportError("the cicd-etl DAG needs Airflow 3: pip install 'cicd-etl[airflow]'") from exc
+    from dlt.helpers.airflow_helper import EmptyOperator, PipelineTasksGroup, PythonOperator
 
     names = _provider_names(providers)
     target = _destination(destination, duckdb_path)
