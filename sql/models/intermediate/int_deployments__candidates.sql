@@ -2,8 +2,8 @@
     (environment = their stage), and GoRules jobs, Seamless DEPLOY_* stages and Yunxiao deploy
     jobs/stages (stage_type DEPLOY). `exclusion_reason` says why a unit is not a deployment attempt:
     it never started (QUEUED), was SKIPPED, or has a status the status_map does not know.
-    Stage units come from the int_stage_runs__classified view (only its DEPLOY units are kept), not
-    from fct_stage_runs, so they need not wait for the ~1 M units to be numbered, written and tested. -#}
+    Stage units are read from fct_stage_runs, the one table of the ~1 M classified units: recomputing
+    them here from the int_stage_runs__classified view cost more than waiting for that table. -#}
 with runs as (
     select
         run_key, run_id, run_name, run_kind, provider, scope_key, environment, original_environment,
@@ -61,7 +61,7 @@ deploy_stages as (
         stages.finished_at,
         runs.created_at as run_created_at,
         runs.is_stale
-    from {{ ref('int_stage_runs__classified') }} as stages
+    from {{ ref('fct_stage_runs') }} as stages
     inner join runs
         on stages.run_key = runs.run_key
     left join gorules_releases

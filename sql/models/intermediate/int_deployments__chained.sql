@@ -1,7 +1,10 @@
 {#- Deployments with their service, where their lead time starts, and their place in the chain of
     concluded deployments of the same service and environment (ordered by finish): the previous and
     the next successful deployment. Recovery time and lead time are computed from these in
-    fct_deployments. -#}
+    fct_deployments, its only reader: a view, so the deployments are written (and their key tested)
+    once, there. -#}
+{{ config(materialized='view') }}
+
 with deployments as (
     select
         derived.*,

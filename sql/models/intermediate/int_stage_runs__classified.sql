@@ -3,8 +3,7 @@
     in their run (fct_stage_runs numbers them). Environments: a Northflank node inherits its run's; a
     GoRules job has its environment's (key, then name); a Seamless or Yunxiao unit has one only when it
     deploys (stage_type DEPLOY), from its name (then its stage's name); no rule match = UNKNOWN.
-    A view: the ~1 M units are written once, as fct_stage_runs (whose tests cover the key), and
-    int_deployments__candidates reads only their DEPLOY units; neither waits for the other. -#}
+    A view: the ~1 M units are written once per build, as fct_stage_runs (whose tests cover the key). -#}
 {{ config(materialized='view') }}
 
 with stages as (
