@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines import models as models_module  # noqa: E402
-from pipelines.config import PROVIDERS, Destination  # noqa: E402
+from pipelines.config import PROVIDERS, Destination, temporary_environment  # noqa: E402
 from pipelines.models import build_models  # noqa: E402
 
 CLOCK = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
@@ -261,7 +261,7 @@ def dbt_parse(engine: str, work: Path, pg_url: str | None, cold: bool) -> float:
     args += ["--target", profile.target, "--target-path", str(target)]
     args += ["--log-path", str(work / f"dbt-{engine}" / "logs"), "--quiet"]
     began = time.perf_counter()
-    with models_module._ENV_LOCK, models_module._environment(profile.env):
+    with models_module._ENV_LOCK, temporary_environment(profile.env):
         try:
             outcome = dbtRunner().invoke(args)
         finally:
