@@ -8,7 +8,7 @@ dlt process in it imports Airflow. Airflow runs the shipped example DAG file wit
 1. one provider's token is revoked: its task fails, the others land, the models build, the run fails;
 2. all credentials good, triggered with `{"full_refresh": true}`: every provider reloads from scratch,
    every raw table holds exactly the world's keys, the marts are built;
-3. `cicd-etl run` on the same file afterwards is incremental: it restores the DAG's state.
+3. `cicd-etl run --providers P` for each provider afterwards is incremental: it restores the DAG's state.
 
 Airflow that cannot be installed fails the test: it is never skipped.
 """
