@@ -10,6 +10,8 @@ package interrupted by a crash is completed first on the next run.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import logging
 import threading
@@ -34,6 +36,7 @@ ETL_RUNS_TABLE = "etl_runs"
 # override them). Extracted files are written, read once by normalize on this machine and deleted:
 # gzip-compressing them cost ~10% of a backfill's CPU. (Load files stay compressed: dlt keeps them.)
 RUN_SETTINGS = {"sources.data_writer.disable_compression": True}
+M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 LOAD_WORKERS = 2  # load jobs at once; DuckDB is single-writer and each job is memory for its reader
 
 
@@ -78,6 +81,7 @@ def load_providers(
     source_kwargs: dict[str, dict] | None = None,
 ) -> list[ProviderOutcome]:
     """Load each provider into the raw layer; never raises for a provider's failure."""
+    _limit_malloc_arenas()
     load_lock = threading.Lock()
     source_kwargs = source_kwargs or {}
     with dlt.config.values(RUN_SETTINGS):
@@ -93,6 +97,15 @@ def load_providers(
     return outcomes
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas before the HTTP and dlt threads start. By default each allocating
+    thread may get an arena of its own (up to 8 per core) that keeps its freed memory; with ~20 threads
+    that was ~45 MB of a medium backfill's peak and more at `large`, for no measurable speed. No-op
+    where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+
+
 def _load_one(
     provider: str, destination: Destination, load_lock: threading.Lock, full_refresh: bool, kwargs: dict
 ) -> ProviderOutcome:
@@ -101,7 +114,8 @@ def _load_one(
     http_before = _http_counters(provider)
     try:
         pipeline = pipeline_for(provider, destination)
-        pipeline.sync_destination()  # reads this pipeline's own state and schemas only
+        with load_lock:  # it opens the destination: two DuckDB opens of one file at once can conflict
+            pipeline.sync_destination()  # reads this pipeline's own state and schemas only
         if pipeline.has_pending_data:  # a previous run crashed after extract: finish it first
             log.warning("%s: completing a load interrupted by an earlier run", provider)
             pipeline.normalize()

@@ -104,11 +104,14 @@ def seamless_source(
             cutoff = stale_before(server_now, stale_after_hours)
             rows = [shape_run(run, cutoff) for run in raw]
             del raw  # keep one copy of the history in memory, not two
+            moved = [row["id"] for row in rows if watermark.moved(row)]
+            from_trees = 2 * len(moved) > len(rows)
+            advanced = watermark.advanced(rows).dump()  # saved below, once the stages were read too
             for page in pages(rows, PAGE_ROWS):
                 yield to_table(RUNS_TABLE, page)
-            moved = [row["id"] for row in rows if watermark.moved(row)]
-            yield from _stages(client, moved, from_trees=2 * len(moved) > len(rows))
-        state.update(watermark.advanced(rows).dump())
+            del rows  # the history is in dlt's files now; the stage trees need the memory
+            yield from _stages(client, moved, from_trees=from_trees)
+        state.update(advanced)
 
     return services, pipelines, declare_tables(runs, RUNS_TABLE, STAGES_TABLE)
 
