@@ -78,15 +78,21 @@ class PipelineState:
         if now_ms is None:
             return
         oldest = now_ms - int(horizon_hours * HOUR_MS)
-        for key, (status, started_ms, created_ms) in list(self.unfinished.items()):
-            since_ms = started_ms or created_ms
-            if since_ms and since_ms < oldest:
-                del self.unfinished[key]
-                log.warning(
-                    "yunxiao: run %s of pipeline %s is still %s after more than %gh; "
-                    "no longer re-polled (its last status stays loaded)",
-                    key, self.pipeline_id, status, horizon_hours,
-                )  # fmt: skip
+        dropped = {
+            key: status
+            for key, (status, started_ms, created_ms) in self.unfinished.items()
+            if (started_ms or created_ms) and (started_ms or created_ms) < oldest
+        }
+        for key in dropped:
+            del self.unfinished[key]
+        if dropped:  # one line per pipeline: a first load of an old organisation can hold hundreds
+            runs = ", ".join(f"{key} ({status})" for key, status in list(dropped.items())[:10])
+            more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
+            log.warning(
+                "yunxiao: pipeline %s: %d run(s) still unfinished after more than %gh are no longer "
+                "re-polled (their last status stays loaded): %s%s",
+                self.pipeline_id, len(dropped), horizon_hours, runs, more,
+            )  # fmt: skip
 
     def prune_concluded(self, started: Mapping[str, int], lookback_hours: float) -> None:
         """Keep concluded ids only while they can be listed again (started inside the next window)."""
