@@ -17,7 +17,7 @@ arguments and specs are masked; the API token never leaves the HTTP layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import dlt
 from dlt.sources import DltResource
@@ -83,16 +83,28 @@ def northflank_projects(api: NorthflankApi, project_ids: list[str] | None) -> It
 
 @dlt.transformer(**table_hints("northflank_pipelines"))
 def northflank_pipelines(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
-    for project in projects:
-        for page in api.pipelines(project["id"]):
-            yield [template_row(project["id"], item, PIPELINES) for item in page]
+    yield from _templates(api, projects, api.pipelines, PIPELINES)
 
 
 @dlt.transformer(**table_hints("northflank_workflows"))
 def northflank_workflows(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
-    for project in projects:
-        for page in api.workflows(project["id"]):
-            yield [template_row(project["id"], item, WORKFLOWS) for item in page]
+    yield from _templates(api, projects, api.workflows, WORKFLOWS)
+
+
+def _templates(
+    api: NorthflankApi, projects: list[Row], list_pages: Callable[[str], Iterator[list[Row]]], kind: str
+) -> Iterator[list[Row]]:
+    """Every project's pipelines (or workflows), read concurrently and yielded as one page: the run
+    transformers then sync all scopes in one pass instead of project by project, each pass ending with
+    its last detail calls trickling out of an emptying pool."""
+
+    def read(project: Row) -> list[Row]:
+        pages = list_pages(project["id"])
+        return [template_row(project["id"], item, kind) for page in pages for item in page]
+
+    rows = [row for rows in api.client.map_concurrent(read, projects, ordered=True) for row in rows]
+    if rows:
+        yield rows
 
 
 @dlt.transformer(**table_hints("northflank_release_flow_runs"))
