@@ -40,6 +40,13 @@ DLT_ROW_COLUMNS = ("_dlt_load_id", "_dlt_id")
 # Retries stay on (max_attempts is the default 6) but back off briefly, so a faulted load is quick.
 FAST_RETRIES = {"SOURCES__BACKOFF_BASE_S": "0.05", "SOURCES__BACKOFF_MAX_S": "0.5"}
 CLI = Path(sys.executable).with_name("cicd-etl")  # the console script `pip install -e .` installed
+# Per-run calls of each provider (run details, or Seamless's stages of one run); the others list.
+DETAIL_ENDPOINTS = {
+    "northflank": lambda e: e.endswith("/runs/{runId}"),
+    "gorules": lambda e: e.endswith("/runs/{runId}"),
+    "yunxiao": lambda e: e.endswith("/{pipelineRunId}"),
+    "seamless": lambda e: e in ("GET /api/stages", "GET /api/runs/{runId}"),
+}
 
 
 # ------------------------------------------------------------------------------------ environment
@@ -384,3 +391,9 @@ def database_text(db: Path) -> str:
 
 def files_under(*roots: Path) -> list[Path]:
     return [p for root in roots for p in sorted(root.rglob("*")) if p.is_file()]
+
+
+def detail_calls(stats: Mapping, provider: str) -> int:
+    """Per-run calls of `provider` in the simulator's counters (`sim.stats()`)."""
+    requests = stats["requests"].get(provider, {})
+    return sum(n for endpoint, n in requests.items() if DETAIL_ENDPOINTS[provider](endpoint))

@@ -34,6 +34,7 @@ from load_fixtures import (
     PROVIDERS,
     WORLD,
     cli_env,
+    detail_calls,
     duplicate_keys,
     files_under,
     key_mismatches,
@@ -49,19 +50,6 @@ AIRFLOW_PIN = "apache-airflow==3.3.2"  # within the `airflow` extra of pyproject
 DAG_FILE = ROOT / "deploy" / "airflow" / "cicd_etl_dag.py"
 DAG_ID = "cicd_etl_test"
 BAD = ("SOURCES__GORULES__API_TOKEN", "gr-revoked-8e7f6a5b4c3d2e1f")  # the second task: the next runs
-# Per-run calls (run details, or Seamless's stages of one run); the others list.
-DETAIL = {
-    "northflank": lambda endpoint: endpoint.endswith("/runs/{runId}"),
-    "gorules": lambda endpoint: endpoint.endswith("/runs/{runId}"),
-    "yunxiao": lambda endpoint: endpoint.endswith("/{pipelineRunId}"),
-    "seamless": lambda endpoint: endpoint in ("GET /api/stages", "GET /api/runs/{runId}"),
-}
-
-
-def detail_calls(stats: dict, provider: str) -> int:
-    return sum(n for endpoint, n in stats["requests"].get(provider, {}).items() if DETAIL[provider](endpoint))
-
-
 # ------------------------------------------------------------------------------------ the venv
 
 

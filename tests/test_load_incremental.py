@@ -16,6 +16,7 @@ from load_fixtures import (
     Load,
     baseline,
     copy_destination,
+    detail_calls,
     duplicate_keys,
     key_mismatches,
     load_all,
@@ -26,22 +27,10 @@ from simulator.world import ORGANIZATION_ID
 from sources.yunxiao.settings import DEFAULT_UNFINISHED_HORIZON_HOURS
 
 ADVANCE_MINUTES = 2 * 24 * 60  # two working days: runs start, finish, get renamed
-# Per-run calls of each provider (run details, or Seamless's stages of one run).
-DETAIL_ENDPOINTS = {
-    "northflank": lambda e: e.endswith("/runs/{runId}"),
-    "gorules": lambda e: e.endswith("/runs/{runId}"),
-    "yunxiao": lambda e: e.endswith("/{pipelineRunId}"),
-    "seamless": lambda e: e in ("GET /api/stages", "GET /api/runs/{runId}"),
-}
-
-
-def detail_calls(load: Load, provider: str) -> int:
-    requests = load.stats["requests"].get(provider, {})
-    return sum(n for endpoint, n in requests.items() if DETAIL_ENDPOINTS[provider](endpoint))
 
 
 def list_calls(load: Load, provider: str) -> int:
-    return load.stats["per_provider"].get(provider, 0) - detail_calls(load, provider)
+    return load.stats["per_provider"].get(provider, 0) - detail_calls(load.stats, provider)
 
 
 def run_ids(runs) -> set[tuple[str, str]]:
@@ -95,11 +84,11 @@ def test_after_time_passes_each_provider_reads_details_only_for_new_changed_or_u
     for provider in PROVIDERS:
         assert incremental.changed[provider], f"the world did not move for {provider}"
         bound = len(incremental.changed[provider] | incremental.unfinished_before[provider])
-        assert detail_calls(load, provider) <= bound, (provider, load.stats["requests"][provider])
+        assert detail_calls(load.stats, provider) <= bound, (provider, load.stats["requests"][provider])
         assert list_calls(load, provider) > 0, provider
     # Every new Northflank run needs its details (the spec tree); GoRules lists embed the jobs.
-    assert detail_calls(load, "northflank") >= len(incremental.new["northflank"])
-    assert detail_calls(load, "gorules") == len(incremental.unfinished_before["gorules"])
+    assert detail_calls(load.stats, "northflank") >= len(incremental.new["northflank"])
+    assert detail_calls(load.stats, "gorules") == len(incremental.unfinished_before["gorules"])
 
     # Nothing was skipped: every table holds exactly the world's keys at the new clock. Yunxiao lists by
     # start time, so a run created since the previous load that has not started yet is not listed yet.
@@ -117,9 +106,9 @@ def test_a_load_with_nothing_new_lists_and_re_polls_only_unfinished_runs_without
     assert not load.failures(), load.failures()
     assert all(list_calls(load, provider) > 0 for provider in PROVIDERS)
     # Northflank and Seamless have a change marker (updatedAt): nothing moved, so no per-run call.
-    assert detail_calls(load, "northflank") == 0
-    assert detail_calls(load, "seamless") == 0
+    assert detail_calls(load.stats, "northflank") == 0
+    assert detail_calls(load.stats, "seamless") == 0
     # GoRules and Yunxiao have none: each unfinished run is re-read by id (Yunxiao: within its horizon).
-    assert detail_calls(load, "gorules") == len(incremental.unfinished_after["gorules"]) > 0
-    assert detail_calls(load, "yunxiao") == incremental.yunxiao_reread > 0
+    assert detail_calls(load.stats, "gorules") == len(incremental.unfinished_after["gorules"]) > 0
+    assert detail_calls(load.stats, "yunxiao") == incremental.yunxiao_reread > 0
     assert sum(o.total_rows for o in load.outcomes.values()) > 0  # lists are still merged (GoRules, runs)

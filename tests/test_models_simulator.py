@@ -686,6 +686,21 @@ def _mismatches(rows: list[tuple[Any, str, Any, Any]]) -> list[tuple]:
     return [row for row in rows if not _same(row[2], row[3])]
 
 
+def _assert_weekly(actual: pd.DataFrame, keys: list[str], wanted: dict[tuple, dict[str, Any]]) -> None:
+    """A weekly mart's rows, keyed by `keys` and the week_start date, equal `wanted` measure by measure."""
+    got = {
+        (*(getattr(r, key) for key in keys), pd.Timestamp(r.week_start).date()): r._asdict()
+        for r in actual.itertuples(False)
+    }
+    assert got.keys() == wanted.keys()
+    rows = [
+        (key, measure, got[key][measure], value)
+        for key, measures in wanted.items()
+        for measure, value in measures.items()
+    ]
+    assert _mismatches(rows) == []
+
+
 # --- the build and its data tests on both engines --------------------------------------------------
 
 
@@ -793,17 +808,7 @@ def test_run_health_weekly_counts_failure_rate_and_duration_percentiles(built, e
         "select provider, scope_key, week_start, runs_finished, failure_rate, "
         "duration_p50_sec, duration_p90_sec from analytics.mart_run_health_weekly"
     )
-    got = {
-        (r.provider, r.scope_key, pd.Timestamp(r.week_start).date()): r._asdict()
-        for r in actual.itertuples(False)
-    }
-    assert got.keys() == wanted.keys()
-    rows = [
-        (key, measure, got[key][measure], value)
-        for key, measures in wanted.items()
-        for measure, value in measures.items()
-    ]
-    assert _mismatches(rows) == []
+    _assert_weekly(actual, ["provider", "scope_key"], wanted)
 
 
 # --- DORA ------------------------------------------------------------------------------------------
@@ -834,17 +839,7 @@ def test_dora_weekly_deployments_lead_time_failure_rate_and_recovery(built, expe
         "select service, environment, week_start, deployments, lead_time_p50_hours, change_failure_rate, "
         "recovery_time_p50_hours from analytics.mart_dora_weekly"
     )
-    got = {
-        (r.service, r.environment, pd.Timestamp(r.week_start).date()): r._asdict()
-        for r in actual.itertuples(False)
-    }
-    assert got.keys() == wanted.keys()
-    rows = [
-        (key, measure, got[key][measure], value)
-        for key, measures in wanted.items()
-        for measure, value in measures.items()
-    ]
-    assert _mismatches(rows) == []
+    _assert_weekly(actual, ["service", "environment"], wanted)
     assert any(m["recovery_time_p50_hours"] is not None for m in wanted.values())
 
 
