@@ -78,13 +78,12 @@ class PipelineState:
         if now_ms is None:
             return
         oldest = now_ms - int(horizon_hours * HOUR_MS)
-        dropped = {
-            key: status
-            for key, (status, started_ms, created_ms) in self.unfinished.items()
-            if (started_ms or created_ms) and (started_ms or created_ms) < oldest
-        }
-        for key in dropped:
-            del self.unfinished[key]
+        dropped: dict[str, str] = {}  # run id -> its last status
+        for key, (status, started_ms, created_ms) in list(self.unfinished.items()):
+            since_ms = started_ms or created_ms
+            if since_ms and since_ms < oldest:
+                dropped[key] = status
+                del self.unfinished[key]
         if dropped:  # one line per pipeline: a first load of an old organisation can hold hundreds
             runs = ", ".join(f"{key} ({status})" for key, status in list(dropped.items())[:10])
             more = f" and {len(dropped) - 10} more" if len(dropped) > 10 else ""
