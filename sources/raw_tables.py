@@ -356,8 +356,80 @@ _TABLES: list[RawTable] = [
     ),
 ]
 
+# Every provider table: when a full scan of the record's scope no longer lists it, the record stays and
+# gets the time of that scan (contract §5, "Deletes"); the models leave such rows out and count them.
+DELETED_AT = "deleted_at"
+_TABLES = [
+    RawTable(t.name, t.provider, t.primary_key, {**t.columns, DELETED_AT: "timestamp"}, t.description, t.extra)
+    for t in _TABLES
+]
+
 RAW_TABLES: dict[str, RawTable] = {t.name: t for t in _TABLES}
 PROVIDERS: tuple[str, ...] = ("northflank", "gorules", "yunxiao", "seamless")
+
+# The loader's own tables in the same dataset (written by pipelines/, one row set per provider).
+ETL_TABLES: dict[str, RawTable] = {
+    t.name: t
+    for t in [
+        RawTable(
+            "etl_runs",
+            "",
+            ("run_id", "provider"),
+            {
+                "run_id": "text",
+                "provider": "text",
+                "started_at": "timestamp",
+                "finished_at": "timestamp",
+                "outcome": "text",
+                "error": "text",
+                "rows_loaded": "bigint",
+                "requests": "bigint",
+                "retries": "bigint",
+                "duration_s": "double",
+                "backlog": "bigint",
+                "stop_reason": "text",
+            },
+            "One row per provider per `cicd-etl run`: outcome (success, partial, failed), the error, rows, "
+            "requests, and the detail backlog left for the next run (`backlog` runs; `stop_reason`: "
+            "max_duration, rate_limit or request_budget when the run stopped early).",
+        ),
+        RawTable(
+            "etl_backlog",
+            "",
+            ("provider", "scope_key", "run_id"),
+            {
+                "provider": "text",
+                "scope_key": "text",
+                "run_id": "text",
+                "position": "timestamp",
+                "reason": "text",
+                "queued_at": "timestamp",
+                "context": "json",
+            },
+            "Runs whose list row landed and whose details (spec tree, jobs, stages) are still to be read, "
+            "newest `position` first; a row disappears in the commit that lands the run's details.",
+        ),
+        RawTable(
+            "load_issues",
+            "",
+            ("provider", "table_name", "record_key", "field", "reason"),
+            {
+                "provider": "text",
+                "table_name": "text",
+                "record_key": "text",
+                "field": "text",
+                "reason": "text",
+                "sample": "text",
+                "first_seen_at": "timestamp",
+                "last_seen_at": "timestamp",
+                "occurrences": "bigint",
+            },
+            "A value that could not be parsed or typed (loaded as NULL), a record without a usable key "
+            "(not loaded), or a list that stopped early (repeated page token); `sample` redacted, at most "
+            "200 characters.",
+        ),
+    ]
+}
 
 
 def _table(table: str | RawTable) -> RawTable:
