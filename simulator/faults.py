@@ -6,6 +6,7 @@ itself; keeping the decision here keeps the server's connection code free of pol
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -102,6 +103,11 @@ class RateLimit:
                 return False, 0, reset_in
             self._used += 1
             return True, self.limit - self._used, reset_in
+
+
+def seconds_until(reset_in: float) -> int:
+    """Whole seconds after which a window has certainly reset: rounded up, so waiting that long is enough."""
+    return max(0, math.ceil(reset_in))
 
 
 def parse_rate_limits(spec) -> dict[str, RateLimit]:

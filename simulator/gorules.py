@@ -1,8 +1,10 @@
 """GoRules BRMS deployment workflow runs (providers.md §2), as decided in docs/architecture.md.
 
 ``GET /api/projects/{projectId}/runs`` pages with ``page`` (1-based) and ``limit`` (default 50, max
-100; both names configurable) and answers ``{results, page, limit, total}``, newest first; runs embed
-their jobs (one per environment, by ``order``). Errors are ``{message, statusCode}``.
+100; both names configurable) and answers ``{results, page, limit, total}``, newest first (or unsorted
+with ``list_order``); runs embed their jobs (one per environment, by ``order``). Errors are
+``{message, statusCode}``. Offset paging: a run created between two page requests shifts the later pages
+by one (the next page repeats an item), as any offset API does; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import functools
 
 from .http import HttpError, Request, Response, json_response
+from .odd import patch
 from .providers import ProviderApi, bearer
 from .timeline import CANCELLED, FAILURE, PENDING, RUNNING, SUCCESS, WAITING, Run, Step
 from .world import Scope, Service, iso, uuid_for
@@ -41,6 +44,16 @@ def environment_id(seed: int, svc: Service, key: str) -> str:
 
 def job_id(run_key: str, order: int) -> str:
     return uuid_for(run_key, "job", order)
+
+
+def run_status(run: Run, t: float) -> str:
+    state = run.state(t)
+    return DONE.get(state) or RUN_STATUS[state]
+
+
+def job_status(job: Step, t: float) -> str:
+    state = job.state(t)
+    return DONE.get(state) or JOB_STATUS[state]
 
 
 class GoRulesApi(ProviderApi):
@@ -81,12 +94,15 @@ class GoRulesApi(ProviderApi):
         limit = req.int_arg(size_param, DEFAULT_LIMIT, minimum=1)
         if limit > MAX_LIMIT:
             raise HttpError(400, f"{size_param} must not be greater than {MAX_LIMIT}")
-        total = self.world.visible(scope)
-        newest = total - 1 - (page - 1) * limit  # newest first
-        indexes = range(newest, max(-1, newest - limit), -1)
+        alive = self.world.alive(scope)
+        if self.list_order() == "newest_first":
+            top = alive.stop - 1 - (page - 1) * limit
+            indexes = range(top, max(alive.start - 1, top - limit), -1)
+        else:
+            indexes = [i for _, i in self.ordered_runs(scope)[(page - 1) * limit : page * limit]]
         t = self.world.clock
-        results = [self.render_run(svc, scope, self.world.run(scope, i), t) for i in indexes]
-        return json_response({"results": results, "page": page, "limit": limit, "total": total})
+        results = [self.render_run(svc, scope, self.world.run(scope, i), t, listed=True) for i in indexes]
+        return json_response({"results": results, "page": page, "limit": limit, "total": len(alive)})
 
     def get_run(self, req: Request) -> Response:
         svc, scope = self._project(req)
@@ -97,10 +113,10 @@ class GoRulesApi(ProviderApi):
 
     def list_environments(self, req: Request) -> Response:
         svc, scope = self._project(req)
-        visible = self.world.visible(scope)
-        latest = self.world.run(scope, visible - 1) if visible else None
+        alive = self.world.alive(scope)
+        latest = self.world.run(scope, alive[-1]) if alive else None
         return json_response(
-            [self._environment(svc, key, order, latest) for order, key in enumerate(svc.gorules_envs)]
+            [self._environment(svc, scope, key, order, latest) for order, key in enumerate(svc.gorules_envs)]
         )
 
     # ------------------------------------------------------------------ rendering
@@ -112,7 +128,7 @@ class GoRulesApi(ProviderApi):
             "version": run.extra["version"],
         }
 
-    def _environment(self, svc: Service, key: str, order: int, latest: Run | None) -> dict:
+    def _environment(self, svc: Service, scope: Scope, key: str, order: int, latest: Run | None) -> dict:
         prod = key == "production"
         env = {
             "id": self.env_id(svc, key),
@@ -148,11 +164,13 @@ class GoRulesApi(ProviderApi):
                     "semanticVersion": f"1.{release['version']}.0",
                 },
             )
-        return env
+        odd = self.world.odd
+        return patch(env, odd.on(scope.key, env["id"]), listed=True) if odd is not None else env
 
-    def render_run(self, svc: Service, scope: Scope, run: Run, t: float) -> dict:
+    def render_run(self, svc: Service, scope: Scope, run: Run, t: float, listed: bool = False) -> dict:
+        t = run.seen(t)
         state = run.state(t)
-        status = DONE.get(state) or RUN_STATUS[state]
+        status = run_status(run, t)
         release = self._release(svc, run)
         data = {
             "id": run.key,
@@ -184,7 +202,8 @@ class GoRulesApi(ProviderApi):
                 cancelledBy=user(REVIEWER),
                 cancelledComment="Superseded by a newer release",
             )
-        return data
+        odd = self.world.odd
+        return patch(data, odd.on(scope.key, run.key), listed) if odd is not None else data
 
     def _previous_release(self, svc: Service, scope: Scope, run: Run) -> dict | None:
         index = run.extra["index"]
@@ -198,12 +217,11 @@ class GoRulesApi(ProviderApi):
         }
 
     def _job(self, svc: Service, run: Run, order: int, job: Step, t: float, previous: dict | None) -> dict:
-        state = job.state(t)
         review = job.extra.get("review")
         reviewed = review in ("approved", "rejected") and job.wait_end is not None and t >= job.wait_end
         data = {
             "id": job_id(run.key, order),
-            "status": DONE.get(state) or JOB_STATUS[state],
+            "status": job_status(job, t),
             "order": order,
             "environmentId": self.env_id(svc, job.name),
             "projectId": svc.gorules_project_id,

@@ -2,7 +2,8 @@
 
 Served as documented: ``{data, pagination}`` envelope, ``{error:{status,message,id}}`` errors, Bearer
 auth, ``x-ratelimit-*`` on every response, team-scoped twin paths, list order not sorted by time
-(a stable hash of the id), both run timestamp forms, node times as epoch seconds.
+(a stable hash of the id; ``list_order`` may make it newest first), cursor paging that stays exact
+while the clock moves, both run timestamp forms, node times as epoch seconds.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
+from .faults import seconds_until
 from .http import HttpError, Request, Response, json_response
+from .odd import patch
 from .providers import ProviderApi, bearer
 from .timeline import CANCELLED, FAILURE, PENDING, RUNNING, SKIPPED, SUCCESS, WAITING, Run, Step
 from .world import NF_STAGES, NF_TEAM_ID, NfProject, Scope, Service, h64, uuid_for
@@ -95,7 +98,7 @@ class NorthflankApi(ProviderApi):
 
     def throttled(self, limit: int, reset_in: float) -> Response:
         response = self.error(429, "Rate limit exceeded. Please try again later.")
-        response.headers.append(("Retry-After", str(max(1, round(reset_in)))))
+        response.headers.append(("Retry-After", str(max(1, seconds_until(reset_in)))))
         if limit:
             response.headers += _rate_headers(limit, 0, reset_in)
         return response
@@ -300,20 +303,23 @@ class NorthflankApi(ProviderApi):
 
     def _list_runs(self, req: Request, scope: Scope, filters: bool) -> Response:
         t = self.world.clock
-        order = self.index.shuffled(scope)
+        order = self.ordered_runs(scope)
         status = req.query.get("status") if filters else None
         concluded = req.query.get("concluded") if filters else None
         if status is not None or concluded is not None:
             want = None if concluded is None else concluded.lower() == "true"
-            order = [
-                (key, i)
-                for key, i in order
-                if (status is None or run_status(self.world.run(scope, i), t) == status)
-                and (want is None or self.world.run(scope, i).concluded(t) == want)
-            ]
-        return self._page(req, "runs", order, lambda i: self._summary(self.world.run(scope, i), t))
+            order = [(key, i) for key, i in order if _matches(self.world.run(scope, i), t, status, want)]
+        odd = self.world.odd
+        repeat = odd is not None and odd.repeats(scope)
+        return self._page(req, "runs", order, lambda i: self._listed(self.world.run(scope, i), t), repeat)
+
+    def _listed(self, run: Run, t: float) -> dict:
+        item = self._summary(run, t)
+        odd = self.world.odd
+        return patch(item, odd.on(run.scope, run.key), listed=True) if odd is not None else item
 
     def _summary(self, run: Run, t: float) -> dict:
+        t = run.seen(t)  # a late-committed change is not shown before it commits
         space = run.extra["space_ts"]
         item = {
             "id": run.key,
@@ -336,7 +342,7 @@ class NorthflankApi(ProviderApi):
             apiVersion="v1.2",
             arguments=run.extra["arguments"],
             options={"concurrencyPolicy": "queue", "paused": False},
-            spec=render_node(run.root, t),
+            spec=render_node(run.root, run.seen(t)),
             refs={},
         )
         if trigger:
@@ -346,12 +352,18 @@ class NorthflankApi(ProviderApi):
                 "branch": "main",
                 "filePath": "/northflank.json",
             }
-        return data
+        odd = self.world.odd
+        return patch(data, odd.on(run.scope, run.key), listed=False) if odd is not None else data
 
     # ------------------------------------------------------------------ paging
 
-    def _page(self, req: Request, key: str, items: list, render=None) -> Response:
-        """Cursor paging (the cursor is the order key of the last item) with ``page`` as fallback."""
+    def _page(self, req: Request, key: str, items: list, render=None, repeat: bool = False) -> Response:
+        """Cursor paging (the cursor is the order key of the last item) with ``page`` as fallback.
+
+        Items keep their order keys while the clock moves, so paging by cursor neither skips nor repeats
+        an item that exists throughout. ``repeat`` (odd values): every answer says ``hasNextPage`` and an
+        answer to a cursor repeats it.
+        """
         per_page = req.int_arg("per_page", DEFAULT_PER_PAGE, minimum=1)
         if per_page > MAX_PER_PAGE:
             raise HttpError(400, f"per_page must be less than or equal to {MAX_PER_PAGE}")
@@ -369,15 +381,25 @@ class NorthflankApi(ProviderApi):
         pagination = {"hasNextPage": has_next, "count": len(chunk)}
         if has_next:
             pagination["cursor"] = f"{chunk[-1][0]:016x}"
+        if repeat and (cursor or "page" not in req.query):
+            pagination.update(hasNextPage=True, cursor=cursor or f"{chunk[-1][0] if chunk else 0:016x}")
         data = [render(v) if render else v for _, v in chunk]
         return json_response({"data": {key: data}, "pagination": pagination})
+
+
+def _matches(run: Run, t: float, status: str | None, concluded: bool | None) -> bool:
+    """The ``status`` and ``concluded`` filters of the release-flow run list."""
+    t = run.seen(t)
+    return (status is None or run_status(run, t) == status) and (
+        concluded is None or run.concluded(t) == concluded
+    )
 
 
 def _rate_headers(limit: int, remaining: int, reset_in: float) -> list[tuple[str, str]]:
     return [
         ("x-ratelimit-limit", str(limit)),
         ("x-ratelimit-remaining", str(remaining)),
-        ("x-ratelimit-reset", str(max(0, round(reset_in)))),
+        ("x-ratelimit-reset", str(seconds_until(reset_in))),
     ]
 
 

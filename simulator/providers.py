@@ -1,10 +1,11 @@
-"""What the four provider APIs share: the base class, default credentials, run indexes."""
+"""What the four provider APIs share: the base class, default credentials, run indexes, list orders."""
 
 from __future__ import annotations
 
 import bisect
 import threading
 
+from .faults import seconds_until
 from .http import Request, Response, Routes, json_response
 from .plans import run_id
 from .world import ORGANIZATION_ID, Scope, World, h64
@@ -20,6 +21,25 @@ DEFAULT_CREDENTIALS = {
     },
     "seamless": {"api_token": "gho_sim_token"},
 }
+LIST_ORDERS = ("unsorted", "newest_first")
+# Today's orders: Northflank's is undocumented (served unsorted); GoRules and Yunxiao newest first.
+DEFAULT_LIST_ORDER = {"northflank": "unsorted", "gorules": "newest_first", "yunxiao": "newest_first"}
+NEWEST_FIRST_KEY = 1 << 40  # order key of run index i in a newest-first list: this minus i
+
+
+def parse_list_order(value):
+    """``list_order``: None (defaults), one order for every paged run list, or ``{provider: order}``."""
+    if value is None or value == {}:
+        return None
+    orders = dict.fromkeys(DEFAULT_LIST_ORDER, value) if isinstance(value, str) else dict(value)
+    for provider, order in orders.items():
+        if provider not in DEFAULT_LIST_ORDER:
+            raise ValueError(
+                f"list_order applies to the paged run lists of {sorted(DEFAULT_LIST_ORDER)}, not {provider!r}"
+            )
+        if order not in LIST_ORDERS:
+            raise ValueError(f"unknown list order {order!r}; expected one of {LIST_ORDERS}")
+    return value
 
 
 class ProviderApi:
@@ -53,7 +73,7 @@ class ProviderApi:
         return self.error(404, f"Cannot {req.method} {req.path}")
 
     def throttled(self, limit: int, reset_in: float) -> Response:
-        retry = max(1, round(reset_in))
+        retry = max(1, seconds_until(reset_in))
         response = self.error(429, "Too many requests")
         response.headers.append(("Retry-After", str(retry)))
         return response
@@ -67,6 +87,26 @@ class ProviderApi:
 
     def with_budget(self, response: Response, budget: tuple[int, int, float] | None) -> Response:
         return response
+
+    # ------------------------------------------------------------------ run lists
+
+    def list_order(self) -> str:
+        order = self.options.get("list_order")
+        if isinstance(order, dict):
+            order = order.get(self.name)
+        return order or DEFAULT_LIST_ORDER[self.name]
+
+    def ordered_runs(self, scope: Scope) -> list[tuple[int, int]]:
+        """(order key, creation index) of the runs a list serves, in list order (keys ascend).
+
+        Newest first is by creation time, ties by creation index (insertion order), both descending;
+        unsorted is a stable hash of the run id. Either way a run keeps its key while the clock moves.
+        """
+        alive = self.world.alive(scope)
+        if self.list_order() == "newest_first":
+            return [(NEWEST_FIRST_KEY - i, i) for i in reversed(alive)]
+        order = self.index.shuffled(scope)
+        return order if alive.start == 0 else [(k, i) for k, i in order if i >= alive.start]
 
 
 class RunIndex:
@@ -93,9 +133,10 @@ class RunIndex:
             return ids[:visible]
 
     def find(self, scope: Scope, rid: str) -> int | None:
+        """Creation index of a served run (visible, not deleted), or None."""
         self.ids(scope)
         index = self._lookup[scope.key].get(rid)
-        return index if index is not None and index < self.world.visible(scope) else None
+        return index if index is not None and self.world.exists(scope, index) else None
 
     def shuffled(self, scope: Scope) -> list[tuple[int, int]]:
         """(order key, index) of the visible runs, sorted by a hash of the run id (not by time)."""

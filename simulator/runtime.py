@@ -20,11 +20,16 @@ import httpx
 
 from .faults import FaultConfig
 from .server import Engine, HttpServer
-from .world import PROVIDERS, World, _epoch
+from .world import PROVIDERS, WORLD_OPTIONS, World, _epoch
 
 
 class Simulator:
-    """The four provider APIs over one seeded world. ``port=0`` picks a free port."""
+    """The four provider APIs over one seeded world. ``port=0`` picks a free port.
+
+    ``options``: fault settings (simulator/faults.py), world options (``churn``, ``retention_days``,
+    ``late_minutes``, ``odd_values``) and API options (``list_order``, ``gorules_page_param``,
+    ``gorules_size_param``, ``response_cache``); docs/architecture.md describes them.
+    """
 
     def __init__(
         self,
@@ -44,7 +49,8 @@ class Simulator:
         **options,
     ):
         self.host, self.port = host, port
-        self.world = World(seed=seed, scale=scale, clock=clock, origin=origin)
+        world_options = {k: options.pop(k) for k in list(options) if k in WORLD_OPTIONS}
+        self.world = World(seed=seed, scale=scale, clock=clock, origin=origin, **world_options)
         faults = FaultConfig()
         faults.update(
             latency_ms=latency_ms, jitter_ms=jitter_ms, fault_rate=fault_rate, fault_kinds=fault_kinds
@@ -218,8 +224,10 @@ class RemoteHandle(_Handle):
         info = self._control("GET", "/_sim/info")
         if self._world is None:
             self._world = World(
-                seed=info["seed"], scale=info["scale"], clock=self._info["clock"], origin=info["origin"]
+                seed=info["seed"], scale=info["scale"], clock=info["start_clock"], origin=info["origin"]
             )
+        if self._world.options() != info["world_options"]:
+            self._world.configure(**info["world_options"])
         if self._world.clock != info["clock"]:
             self._world.set_clock(info["clock"])
         return self._world

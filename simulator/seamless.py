@@ -4,7 +4,8 @@ Quirks kept on purpose: plain-text 401 ``Authentication error``, unpaginated lis
 ``GET /api/runs/:id`` for an unknown id answers 200 ``null``, ``/api/stages`` without ``runId`` answers
 400 ``{message:'invalid run id'}``, secrets in pipeline rows, 7 placeholder stages per run, and runs
 stopped mid-way that stay IN_PROGRESS forever. The "200 with an empty body" of a swallowed database
-error is a fault kind (``empty200``).
+error is a fault kind (``empty200``). With churn, deleted runs and stages are gone (a GET answers
+``null``, a stage list ``[]``), and a run row may stop moving while its stages are PATCHed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 
 from .http import HttpError, Request, Response, json_response, text_response
+from .odd import patch
 from .plans import SEAMLESS_STAGES
 from .providers import ProviderApi, bearer
 from .timeline import FAILURE, PENDING, RUNNING, SUCCESS, WAITING, Run, Step
@@ -28,6 +30,20 @@ STATUS = {
 
 def stage_id(run_key: str, index: int) -> str:
     return uuid_for("seamless-stage", run_key, index)
+
+
+def run_status(run: Run, t: float) -> str:
+    return STATUS[run.state(t)]
+
+
+def stage_status(step: Step | None, t: float) -> str:
+    return STATUS[step.state(t) if step is not None else PENDING]
+
+
+def stage_exists(run: Run, index: int, t: float) -> bool:
+    """Whether stage ``index`` of an existing run is still there (``DELETE /api/stages/:id``)."""
+    deleted = run.stage_deleted
+    return deleted is None or index not in deleted or t < deleted[index]
 
 
 class SeamlessApi(ProviderApi):
@@ -114,16 +130,17 @@ class SeamlessApi(ProviderApi):
         if nested:
             t = self.world.clock
             row["runs"] = [
-                {**self._run_row(run, t), "stages": self._stage_rows(run, t)}
+                {**self._run_row(run, t, listed=True), "stages": self._stage_rows(run, t)}
                 for run in self.world.runs(scope)
             ]
         return row
 
-    def _run_row(self, run: Run, t: float) -> dict:
+    def _run_row(self, run: Run, t: float, listed: bool = False) -> dict:
         c = run.commit
-        status = STATUS[run.state(t)]
+        t = run.row_seen(t)  # late commits are hidden; a frozen row stays as it was
+        status = run_status(run, t)
         ended = run.ended is not None and t >= run.ended
-        return {
+        row = {
             "id": run.key,
             "createdAt": iso(run.created),
             "updatedAt": iso(run.updated(t)),
@@ -138,10 +155,14 @@ class SeamlessApi(ProviderApi):
             "triggerType": "MAIN" if c.main else ("PR_OPEN" if c.number % 3 == 0 else "PR_SYNC"),
             "serviceId": self.world.services[c.service].seamless_service_id,
         }
+        odd = self.world.odd
+        return patch(row, odd.on(run.scope, run.key), listed) if odd is not None else row
 
     def _stage_rows(self, run: Run, t: float) -> list[dict]:
         return [
-            self._stage_row(run, i, stype, step, t) for i, (stype, step) in enumerate(run.extra["stages"])
+            self._stage_row(run, i, stype, step, run.seen(t))
+            for i, (stype, step) in enumerate(run.extra["stages"])
+            if stage_exists(run, i, t)
         ]
 
     def _stage_row(self, run: Run, i: int, stype: str, step: Step | None, t: float) -> dict:
@@ -160,7 +181,7 @@ class SeamlessApi(ProviderApi):
             "startedAt": iso(started),
             "endedAt": iso(step.end) if done else None,
             "duration": math.ceil(step.end - step.start) if done else None,
-            "status": STATUS[state],
+            "status": stage_status(step, t),
             "runId": run.key,
         }
 
@@ -201,7 +222,7 @@ class SeamlessApi(ProviderApi):
         if "serviceId" in req.query:
             services = [s for s in services if s.seamless_service_id == req.query["serviceId"]]
         t = self.world.clock
-        return json_response([self._run_row(run, t) for run in self._all_runs(services)])
+        return json_response([self._run_row(run, t, listed=True) for run in self._all_runs(services)])
 
     def get_run(self, req: Request) -> Response:
         run = self._find_run(req.params["runId"])

@@ -22,8 +22,8 @@ import orjson
 
 from .faults import HTTP_5XX, FaultConfig, FaultPlan, RateLimit, parse_rate_limits
 from .http import HttpError, Request, Response, json_response, text_response
-from .providers import DEFAULT_CREDENTIALS, ProviderApi, build_apis
-from .world import World
+from .providers import DEFAULT_CREDENTIALS, ProviderApi, build_apis, parse_list_order
+from .world import WORLD_OPTIONS, World
 
 MAX_BODY = 1 << 20
 CACHE_ENTRIES, CACHE_BYTES = 8192, 64 << 20
@@ -89,6 +89,7 @@ class Engine:
         self.limits = with_default_budget(parse_rate_limits(rate_limits))
         self.credentials = _merge_credentials(credentials)
         self.options = dict(options or {})
+        self.options["list_order"] = parse_list_order(self.options.get("list_order"))
         self.cache_enabled = bool(self.options.pop("response_cache", True))
         self.stats = Stats()
         self.apis: dict[str, ProviderApi] = build_apis(world, self.credentials, self.options)
@@ -214,17 +215,28 @@ class Engine:
         if "rate_limits" in changes:
             self.rate_limit_spec = changes.pop("rate_limits")
             self.limits = with_default_budget(parse_rate_limits(self.rate_limit_spec))
+        if "list_order" in changes:
+            changes["list_order"] = parse_list_order(changes["list_order"])
+        world_options = {k: changes.pop(k) for k in list(changes) if k in WORLD_OPTIONS}
         options = {k: changes.pop(k) for k in list(changes) if k in OPTION_NAMES}
+        self.fault_config.update(**changes)  # first: it rejects unknown names before anything changes
+        if world_options:
+            self.world.configure(**world_options)
         if options:
             self.options.update(options)
-            self._options_version += 1
             for api in self.apis.values():
                 api.options.update(options)
-        self.fault_config.update(**changes)
+        if options or world_options:
+            self._options_version += 1  # cached answers were rendered with the old options
         self.faults.reset_budget()
 
     def config(self) -> dict:
-        return {**self.fault_config.as_dict(), "rate_limits": self.rate_limit_spec, **self.options}
+        return {
+            **self.fault_config.as_dict(),
+            "rate_limits": self.rate_limit_spec,
+            **self.options,
+            **self.world.options(),
+        }
 
     def info(self) -> dict:
         w = self.world
@@ -234,11 +246,13 @@ class Engine:
             "origin": w.origin,
             "clock": w.clock,
             "clock_iso": datetime.fromtimestamp(w.clock, UTC).isoformat(),
+            "start_clock": w.start_clock,
+            "world_options": w.options(),
             "credentials": self.credentials,
         }
 
 
-OPTION_NAMES = ("gorules_page_param", "gorules_size_param")
+OPTION_NAMES = ("gorules_page_param", "gorules_size_param", "list_order")
 # Northflank sends x-ratelimit-* on every response, so it always has a budget; unconfigured, it is
 # large enough never to bite.
 UNCONFIGURED_NORTHFLANK_BUDGET = 10_000_000

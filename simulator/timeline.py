@@ -16,6 +16,8 @@ SUCCESS, FAILURE, CANCELLED, SKIPPED = "success", "failure", "cancelled", "skipp
 # Neutral in-flight states.
 PENDING, RUNNING, WAITING = "pending", "running", "waiting"
 STOPPING_OUTCOMES = (FAILURE, CANCELLED)
+# How far before a late-committed change the API's view is taken while the change is still hidden.
+HIDDEN = 1e-3
 
 
 @dataclass(slots=True)
@@ -141,6 +143,11 @@ class Run:
     quirk_status: str | None = None  # a status outside the documented set, shown once concluded
     commit: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Churn (simulator/churn.py; all None unless the world enables it):
+    deleted_at: float | None = None  # the run disappears (a Seamless DELETE, retention elsewhere)
+    late: tuple[float, float] | None = None  # (change time, lag): committed, hence visible, lag s later
+    frozen_at: float | None = None  # Seamless: the run row stops moving; later stage changes are PATCHes
+    stage_deleted: dict[int, float] | None = None  # Seamless: stage index -> time of its DELETE
     _events: list[float] | None = None
     _leaves: list[Step] | None = None
 
@@ -189,5 +196,24 @@ class Run:
         return events[max(0, bisect.bisect_right(events, t) - 1)]
 
     def changed_between(self, a: float, b: float) -> bool:
+        """Whether what the API shows of the run changed in (a, b]; a late change counts when it commits."""
         events = self.events()
+        if self.late is not None:
+            change, lag = self.late
+            return any(a < (change + lag if change <= e < change + lag else e) <= b for e in events)
         return bisect.bisect_right(events, b) > bisect.bisect_right(events, a)
+
+    def exists(self, t: float) -> bool:
+        return self.created <= t and (self.deleted_at is None or t < self.deleted_at)
+
+    def seen(self, t: float) -> float:
+        """The clock whose state the API shows at ``t``: a late change is hidden until it commits."""
+        late = self.late
+        if late is not None and late[0] <= t < late[0] + late[1]:
+            return late[0] - HIDDEN
+        return t
+
+    def row_seen(self, t: float) -> float:
+        """``seen`` for the run row itself, which stops at ``frozen_at`` (stage-only updates after it)."""
+        t = self.seen(t)
+        return t if self.frozen_at is None or t < self.frozen_at else self.frozen_at

@@ -1,16 +1,15 @@
-"""Ground truth for tests: the merge keys of every raw table (docs/architecture.md) at the world's clock.
+"""Ground truth for tests: the merge keys (and statuses) of every raw table (docs/architecture.md) at a clock.
 
-Keys are built from the world's plans with the same id functions the APIs use, so a test can compare
-what a source loaded with what the simulator serves without reading the simulator's HTTP answers.
+Keys are built from the world's plans with the same id and status functions the APIs use, so a test can
+compare what a source loaded with what the simulator serves without reading the simulator's HTTP answers.
+Churn (deleted runs and stages, late and stage-only updates) and odd values (records served without an
+id) are taken into account: the truth is what the API shows.
 """
 
 from __future__ import annotations
 
-from .gorules import environment_id
-from .gorules import job_id as gorules_job_id
-from .seamless import stage_id as seamless_stage_id
-from .world import ORGANIZATION_ID, World
-from .yunxiao import job_id as yunxiao_job_id
+from . import gorules, northflank, seamless, yunxiao
+from .world import ORGANIZATION_ID, Scope, World
 
 TABLES = (
     "northflank_projects",
@@ -32,131 +31,198 @@ TABLES = (
     "seamless_runs",
     "seamless_stages",
 )
+# The tables whose rows carry a status (runs and their nodes, jobs and stages).
+STATUS_TABLES = tuple(t for t in TABLES if t.endswith(("_runs", "_nodes", "_jobs", "_stages")))
 
 
-def expected_keys(world: World, table: str) -> set[tuple]:
+def expected_keys(world: World, table: str, t: float | None = None) -> set[tuple]:
+    return {key for key, _ in _rows(world, table, t)}
+
+
+def deleted_keys(world: World, table: str, since: float | None = None) -> set[tuple]:
+    """Keys that existed at ``since`` (default: the world's first clock) and no longer exist at the clock."""
+    since = world.start_clock if since is None else since
+    if since > world.clock:
+        raise ValueError("since must not be after the world's clock")
+    return expected_keys(world, table, since) - expected_keys(world, table)
+
+
+def expected_statuses(world: World, table: str) -> dict[tuple, str | None]:
+    """``{key: status}`` as served at the clock (None: a Northflank node that has not executed)."""
+    if table not in STATUS_TABLES:
+        raise KeyError(f"{table!r} has no status; expected one of {STATUS_TABLES}")
+    return dict(_rows(world, table, None))
+
+
+def _rows(world: World, table: str, t: float | None):
     if table not in TABLES:
         raise KeyError(f"unknown raw table {table!r}; expected one of {TABLES}")
-    return set(globals()["_" + table](world))
+    return globals()["_" + table](world, world.clock if t is None else t)
 
 
-def _northflank_projects(w: World):
-    return ((p.id,) for p in w.nf_projects)
+def scope_path(w: World, scope: Scope) -> tuple:
+    """The scope's part of its runs' keys (contract §4's scope path, as a tuple)."""
+    if scope.kind == "nf_workflow":
+        return (scope.project_id, scope.workflow_id)
+    svc = w.services[scope.service]
+    if scope.kind == "nf_release":
+        return (svc.nf_project_id, svc.nf_pipeline_id, scope.stage.lower())
+    if scope.kind == "gorules":
+        return (svc.gorules_project_id,)
+    if scope.kind == "yunxiao":
+        return (ORGANIZATION_ID, svc.yunxiao_pipeline_id)
+    return (svc.seamless_service_id,)
 
 
-def _northflank_pipelines(w: World):
-    return ((p.id, w.services[i].nf_pipeline_id) for p in w.nf_projects for i in p.pipelines)
+def run_key(w: World, scope: Scope, run) -> tuple:
+    """A run's key in its raw run table."""
+    if scope.kind.startswith("nf_"):
+        return (*scope_path(w, scope), run.key)
+    if scope.kind == "yunxiao":
+        return (*scope_path(w, scope), run.extra["pipeline_run_id"])
+    return (run.key,)
 
 
-def _northflank_workflows(w: World):
-    return ((p.id, wf) for p in w.nf_projects for wf in p.workflows)
+def _runs(w: World, provider: str, kind: str | None, t: float):
+    """(key, run) of the runs that exist at ``t`` and are served with their id."""
+    hidden = w.odd.hidden(t) if w.odd is not None else ()
+    for scope in w.scopes_of(provider, kind):
+        for run in w.runs(scope, t):
+            if (scope.key, run.key) not in hidden:
+                yield run_key(w, scope, run), run
 
 
-def _release_runs(w: World):
-    for scope in w.scopes_of("northflank", "nf_release"):
-        svc = w.services[scope.service]
-        for run in w.runs(scope):
-            yield (svc.nf_project_id, svc.nf_pipeline_id, scope.stage.lower(), run.key), run
+def _static(keys):
+    return ((key, None) for key in keys)
 
 
-def _workflow_runs(w: World):
-    for scope in w.scopes_of("northflank", "nf_workflow"):
-        for run in w.runs(scope):
-            yield (scope.project_id, scope.workflow_id, run.key), run
+# ------------------------------------------------------------------------------------ Northflank
 
 
-def _northflank_release_flow_runs(w: World):
-    return (key for key, _ in _release_runs(w))
+def _northflank_projects(w: World, t: float):
+    return _static((p.id,) for p in w.nf_projects)
 
 
-def _northflank_release_flow_run_nodes(w: World):
-    return ((run.key, path) for _, run in _release_runs(w) for path, _, _, _ in run.root.walk())
+def _northflank_pipelines(w: World, t: float):
+    return _static((p.id, w.services[i].nf_pipeline_id) for p in w.nf_projects for i in p.pipelines)
 
 
-def _northflank_workflow_runs(w: World):
-    return (key for key, _ in _workflow_runs(w))
+def _northflank_workflows(w: World, t: float):
+    return _static((p.id, wf) for p in w.nf_projects for wf in p.workflows)
 
 
-def _northflank_workflow_run_nodes(w: World):
-    return ((run.key, path) for _, run in _workflow_runs(w) for path, _, _, _ in run.root.walk())
+def _nf_runs(w: World, kind: str, t: float):
+    return ((key, northflank.run_status(run, run.seen(t))) for key, run in _runs(w, "northflank", kind, t))
 
 
-def _gorules_environments(w: World):
-    return (
-        (environment_id(w.seed, s, key),)
+def _nf_nodes(w: World, kind: str, t: float):
+    for _, run in _runs(w, "northflank", kind, t):
+        seen = run.seen(t)
+        for path, _, _, step in run.root.walk():
+            executed = step.start is not None and seen >= step.start
+            yield (run.key, path), northflank.node_status(step, seen) if executed else None
+
+
+def _northflank_release_flow_runs(w: World, t: float):
+    return _nf_runs(w, "nf_release", t)
+
+
+def _northflank_release_flow_run_nodes(w: World, t: float):
+    return _nf_nodes(w, "nf_release", t)
+
+
+def _northflank_workflow_runs(w: World, t: float):
+    return _nf_runs(w, "nf_workflow", t)
+
+
+def _northflank_workflow_run_nodes(w: World, t: float):
+    return _nf_nodes(w, "nf_workflow", t)
+
+
+# ------------------------------------------------------------------------------------ GoRules
+
+
+def _gorules_environments(w: World, t: float):
+    return _static(
+        (gorules.environment_id(w.seed, s, key),)
         for s in w.services
         if s.gorules_project_id
         for key in s.gorules_envs
     )
 
 
-def _gorules_deployment_runs(w: World):
-    return ((run.key,) for run in w.all_runs("gorules"))
+def _gorules_deployment_runs(w: World, t: float):
+    return ((key, gorules.run_status(run, run.seen(t))) for key, run in _runs(w, "gorules", None, t))
 
 
-def _gorules_deployment_jobs(w: World):
-    return (
-        (run.key, gorules_job_id(run.key, order))
-        for run in w.all_runs("gorules")
-        for order in range(len(run.root.children))
-    )
+def _gorules_deployment_jobs(w: World, t: float):
+    for _, run in _runs(w, "gorules", None, t):
+        for order, job in enumerate(run.root.children):
+            yield (run.key, gorules.job_id(run.key, order)), gorules.job_status(job, run.seen(t))
 
 
-def _yunxiao_pipelines(w: World):
-    return ((ORGANIZATION_ID, s.yunxiao_pipeline_id) for s in w.services if s.yunxiao_pipeline_id)
+# ------------------------------------------------------------------------------------ Yunxiao
 
 
-def _yunxiao_runs(w: World):
-    for scope in w.scopes_of("yunxiao"):
-        pid = w.services[scope.service].yunxiao_pipeline_id
-        for run in w.runs(scope):
-            yield (ORGANIZATION_ID, pid, run.extra["pipeline_run_id"]), run
+def _yunxiao_pipelines(w: World, t: float):
+    return _static((ORGANIZATION_ID, s.yunxiao_pipeline_id) for s in w.services if s.yunxiao_pipeline_id)
 
 
-def _yunxiao_pipeline_runs(w: World):
-    return (key for key, _ in _yunxiao_runs(w))
+def _yunxiao_pipeline_runs(w: World, t: float):
+    return ((key, yunxiao.run_status(run, run.seen(t))) for key, run in _runs(w, "yunxiao", None, t))
 
 
-def _yunxiao_pipeline_run_stages(w: World):
-    return ((*key, i) for key, run in _yunxiao_runs(w) for i in range(len(run.root.children)))
-
-
-def _yunxiao_pipeline_run_jobs(w: World):
-    for key, run in _yunxiao_runs(w):
+def _yunxiao_pipeline_run_stages(w: World, t: float):
+    for key, run in _runs(w, "yunxiao", None, t):
         for i, stage in enumerate(run.root.children):
-            for j in range(len(stage.children)):
-                yield (*key, yunxiao_job_id(key[1], key[2], i, j))
+            yield (*key, i), yunxiao.node_status(stage, run.seen(t))
 
 
-def _seamless_pipelines(w: World):
-    return ((p.id,) for p in w.seamless_pipelines)
+def _yunxiao_pipeline_run_jobs(w: World, t: float):
+    for key, run in _runs(w, "yunxiao", None, t):
+        for i, stage in enumerate(run.root.children):
+            for j, job in enumerate(stage.children):
+                yield (*key, yunxiao.job_id(key[1], key[2], i, j)), yunxiao.node_status(job, run.seen(t))
 
 
-def _seamless_services(w: World):
-    return ((s.seamless_service_id,) for s in w.services if s.seamless_service_id)
+# ------------------------------------------------------------------------------------ Seamless
 
 
-def _seamless_runs(w: World):
-    return ((run.key,) for run in w.all_runs("seamless"))
+def _seamless_pipelines(w: World, t: float):
+    return _static((p.id,) for p in w.seamless_pipelines)
 
 
-def _seamless_stages(w: World):
-    return ((seamless_stage_id(run.key, i),) for run in w.all_runs("seamless") for i in range(7))
+def _seamless_services(w: World, t: float):
+    return _static((s.seamless_service_id,) for s in w.services if s.seamless_service_id)
+
+
+def _seamless_runs(w: World, t: float):
+    return ((key, seamless.run_status(run, run.row_seen(t))) for key, run in _runs(w, "seamless", None, t))
+
+
+def _seamless_stages(w: World, t: float):
+    for _, run in _runs(w, "seamless", None, t):
+        for i, (_, step) in enumerate(run.extra["stages"]):
+            if seamless.stage_exists(run, i, t):
+                yield (seamless.stage_id(run.key, i),), seamless.stage_status(step, run.seen(t))
 
 
 def run_facts(world: World, provider: str) -> list[dict]:
-    """One dict per visible run: scope, id, neutral state at the clock, concluded, commit SHA, times."""
+    """One dict per served run: scope, id, neutral state at the clock, concluded, commit SHA, times."""
     t = world.clock
-    return [
-        {
-            "scope": run.scope,
-            "id": run.key,
-            "state": run.state(t),
-            "concluded": run.concluded(t),
-            "sha": run.commit.sha if run.commit is not None else None,
-            "created": run.created,
-            "started": run.started if t >= run.started else None,
-            "ended": run.ended if run.concluded(t) else None,
-        }
-        for run in world.all_runs(provider)
-    ]
+    facts = []
+    for run in world.all_runs(provider):
+        seen = run.row_seen(t)
+        facts.append(
+            {
+                "scope": run.scope,
+                "id": run.key,
+                "state": run.state(seen),
+                "concluded": run.concluded(seen),
+                "sha": run.commit.sha if run.commit is not None else None,
+                "created": run.created,
+                "started": run.started if seen >= run.started else None,
+                "ended": run.ended if run.concluded(seen) else None,
+            }
+        )
+    return facts

@@ -13,6 +13,9 @@ Everything is a pure function of ``(seed, scale, origin, clock)``:
   hash of its identity and cached in a bounded LRU, so ``large`` serves in bounded memory.
 
 A run is visible once ``created <= clock``; its status at the clock follows from its planned times.
+Opt-in options make it behave like a real account: ``churn`` (deletes, retention, stage-only and late
+updates, long waits: simulator/churn.py) and ``odd_values`` (values a provider should not send:
+simulator/odd.py); the world stays a pure function of ``(seed, scale, origin, clock, options)``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ NF_CHAIN_SHAPE = {
 }
 NF_STAGE_ODDS = {"Development": (0.9, 0.98), "Staging": (0.88, 0.98), "Production": (0.86, 0.93)}
 NF_TEAM_ID = "sim-team"
+# World options (Simulator(...) keywords and control-API config keys) and their defaults.
+WORLD_OPTIONS = {"churn": None, "retention_days": None, "late_minutes": None, "odd_values": None}
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,7 @@ class World:
         scale: str = "small",
         clock: datetime | float | None = None,
         origin: float | None = None,
+        **options,
     ):
         if scale not in SCALES:
             raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
@@ -245,12 +251,37 @@ class World:
         self.origin = (
             origin if origin is not None else (math.floor(self.clock / DAY) - self.scale.history_days) * DAY
         )
+        self.start_clock = self.clock  # deleted_keys() compares with this clock by default
         self._lock = threading.RLock()
         self._cache: dict[tuple[str, int], Run] = {}
         self._cache_size = 4096
         self._generated_until_day = -1
         self._build_organisation()
         self._ensure_generated(self.clock)
+        self._options = dict(WORLD_OPTIONS)
+        self.churn = self.odd = None
+        self.configure(**options)
+
+    # ------------------------------------------------------------------ options
+
+    def configure(self, **options) -> None:
+        """Change world options (``churn``, ``retention_days``, ``late_minutes``, ``odd_values``)."""
+        from .churn import parse_churn  # churn and odd depend on World; imported late to avoid a cycle
+        from .odd import OddValues
+
+        unknown = set(options) - set(WORLD_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown world options: {sorted(unknown)}")
+        o = {**self._options, **{k: _plain(v) for k, v in options.items()}}
+        churn = parse_churn(o["churn"], o["retention_days"], o["late_minutes"], self.scale.history_days)
+        odd = OddValues(self, o["odd_values"]) if o["odd_values"] else None
+        with self._lock:
+            self._options, self.churn, self.odd = o, churn, odd
+            self._cache.clear()  # plans carry churn facts
+
+    def options(self) -> dict:
+        """The world options as given (JSON-able), e.g. to build a replica of this world elsewhere."""
+        return dict(self._options)
 
     # ------------------------------------------------------------------ organisation construction
 
@@ -490,6 +521,24 @@ class World:
         """Number of the scope's runs created at or before the clock (runs 0..n-1 in creation order)."""
         return bisect.bisect_right(scope.created, self.clock if t is None else t)
 
+    def first_alive(self, scope: Scope, t: float | None = None) -> int:
+        """Index of the scope's oldest run not yet removed by retention (0 without retention)."""
+        churn = self.churn
+        if churn is None or "retention" not in churn or scope.provider == "seamless":
+            return 0
+        return bisect.bisect_right(scope.created, (self.clock if t is None else t) - churn.retention_s)
+
+    def alive(self, scope: Scope, t: float | None = None) -> range:
+        """Indexes of the scope's runs that are visible and not removed by retention (creation order)."""
+        return range(self.first_alive(scope, t), self.visible(scope, t))
+
+    def exists(self, scope: Scope, index: int, t: float | None = None) -> bool:
+        """Whether run ``index`` is served at ``t``: visible, not removed by retention, not deleted."""
+        t = self.clock if t is None else t
+        if index not in self.alive(scope, t):
+            return False
+        return self.churn is None or scope.provider != "seamless" or self.run(scope, index).exists(t)
+
     def run(self, scope: Scope, index: int) -> Run:
         """Plan of the scope's run ``index`` (creation order); cached, oldest evicted first (bounded)."""
         cache_key = (scope.key, index)
@@ -499,6 +548,10 @@ class World:
         from .plans import plan_run  # plans depend on World; imported late to avoid a cycle
 
         run = plan_run(self, scope, index)
+        if self.churn is not None:
+            from .churn import apply
+
+            apply(self, scope, run)
         with self._lock:
             self._cache[cache_key] = run
             if len(self._cache) > self._cache_size:
@@ -506,8 +559,12 @@ class World:
         return run
 
     def runs(self, scope: Scope, t: float | None = None):
-        for i in range(self.visible(scope, t)):
-            yield self.run(scope, i)
+        """The scope's runs that exist at ``t`` (default: the clock), in creation order."""
+        t = self.clock if t is None else t
+        for i in self.alive(scope, t):
+            run = self.run(scope, i)
+            if run.deleted_at is None or t < run.deleted_at:
+                yield run
 
     def scopes_of(self, provider: str, kind: str | None = None) -> list[Scope]:
         return [
@@ -524,10 +581,11 @@ class World:
             yield from self.runs(scope, t)
 
     def unfinished_runs(self, provider: str) -> list[Run]:
-        return [r for r in self.all_runs(provider) if not r.concluded(self.clock)]
+        """Runs the API shows as not concluded at the clock."""
+        return [r for r in self.all_runs(provider) if not r.concluded(r.row_seen(self.clock))]
 
     def changed_runs(self, provider: str, a: float, b: float) -> list[Run]:
-        """Runs visible at ``b`` that are new since ``a`` or whose details changed in (a, b]."""
+        """Runs existing at ``b`` that are new since ``a`` or whose details changed in (a, b]."""
         return [r for r in self.all_runs(provider, b) if r.created > a or r.changed_between(a, b)]
 
     def renamed_runs(self, a: float, b: float) -> list[Run]:
@@ -538,6 +596,22 @@ class World:
         from .truth import expected_keys
 
         return expected_keys(self, table)
+
+    def deleted_keys(self, table: str, since: float | None = None) -> set[tuple]:
+        """Keys of records that existed at ``since`` (default: this world's first clock) and no longer do."""
+        from .truth import deleted_keys
+
+        return deleted_keys(self, table, since)
+
+    def expected_statuses(self, table: str) -> dict[tuple, str | None]:
+        """``{key: status}`` of a run, node, job or stage table as the API shows it at the clock."""
+        from .truth import expected_statuses
+
+        return expected_statuses(self, table)
+
+    def odd_values(self) -> list[dict]:
+        """The odd values served at the clock (simulator/odd.py); empty unless ``odd_values`` is on."""
+        return self.odd.listing(self.clock) if self.odd is not None else []
 
     def counts(self) -> dict[str, int]:
         from .truth import TABLES, expected_keys
@@ -554,6 +628,13 @@ def _epoch(value: datetime | float) -> float:
             value = value.replace(tzinfo=UTC)
         return value.timestamp()
     return float(value)
+
+
+def _plain(value):
+    """An option value as JSON gives it back (kind lists sorted), so a replica compares equal."""
+    if isinstance(value, str | bool | int | float) or value is None:
+        return value
+    return sorted(value)
 
 
 def _insert(scope: Scope, created: float, ref: int) -> None:

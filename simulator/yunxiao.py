@@ -8,16 +8,20 @@
 * Personal-token API (``/oapi/v1/...``): ``x-yunxiao-token``, bare arrays, ``page``/``perPage``
   (≤ 30), ``x-next-page``/``x-total`` headers, the ``endTme`` spelling, ``/oapi/v1/platform/user``.
 
+Both run lists are newest first (or unsorted with ``list_order``) and page by offset: a run created
+between two page requests shifts the later pages by one, as the vendor's offset tokens do.
 Times are epoch milliseconds (0 = not yet); ids are integers.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 
 import orjson
 
 from .http import HttpError, Request, Response, json_response
+from .odd import patch
 from .providers import ProviderApi
 from .signing import SignatureError, Verifier
 from .timeline import CANCELLED, FAILURE, PENDING, RUNNING, SKIPPED, SUCCESS, WAITING, Run, Step
@@ -40,6 +44,17 @@ def stage_id(pipeline_id: int, run_number: int, stage_index: int) -> int:
 
 def job_id(pipeline_id: int, run_number: int, stage_index: int, job_index: int) -> int:
     return stage_id(pipeline_id, run_number, stage_index) + job_index + 1
+
+
+def run_status(run: Run, t: float) -> str:
+    state = run.state(t)
+    return DONE.get(state) or RUN_STATUS[state]
+
+
+def node_status(step: Step, t: float) -> str:
+    """A stage's or a job's status."""
+    state = step.state(t)
+    return DONE.get(state) or NODE_STATUS[state]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -95,7 +110,7 @@ class YunxiaoApi(ProviderApi):
         )
 
     def throttled(self, limit: int, reset_in: float) -> Response:
-        retry_ms = max(1, int(reset_in * 1000))
+        retry_ms = max(1, math.ceil(reset_in * 1000))
         response = self._gateway_error(429, "Throttling.User", "Request was denied due to user flow control.")
         response.headers.append(("x-acs-retry-after", str(retry_ms)))
         return response
@@ -156,24 +171,28 @@ class YunxiaoApi(ProviderApi):
             number = int(raw_id)
         except ValueError:
             return None
-        if not 1 <= number <= self.world.visible(scope):
+        if not self.world.exists(scope, number - 1):  # pipelineRunId = creation index + 1
             return None
-        return self.world.run(scope, number - 1)  # pipelineRunId = creation index + 1
+        return self.world.run(scope, number - 1)
 
     def _filtered_runs(self, scope: Scope, req: Request, end_param: str) -> list[Run]:
-        """Newest first; ``startTime``/``endTime`` filter on the run's start time (ms)."""
+        """In list order; ``startTime``/``endTime`` filter on the run's start time (ms)."""
         t = self.world.clock
         start_ms, end_ms = req.int_arg("startTime"), req.int_arg(end_param)
         status, mode = req.query.get("status"), req.int_arg("triggerMode")
+        if self.list_order() == "newest_first":
+            order = reversed(self.world.alive(scope))
+        else:
+            order = (i for _, i in self.ordered_runs(scope))
         runs = []
-        for i in range(self.world.visible(scope) - 1, -1, -1):
+        for i in order:
             run = self.world.run(scope, i)
-            started = ms(run.started) if t >= run.started else 0
+            started = ms(run.started) if run.seen(t) >= run.started else 0
             if start_ms is not None and (started == 0 or started < start_ms):
                 continue
             if end_ms is not None and (started == 0 or started > end_ms):
                 continue
-            if status and self._run_status(run, t) != status:
+            if status and run_status(run, run.seen(t)) != status:
                 continue
             if mode is not None and run.commit.trigger_mode != mode:
                 continue
@@ -211,7 +230,8 @@ class YunxiaoApi(ProviderApi):
         svc, scope = found
         t = self.world.clock
         runs = self._filtered_runs(scope, req, "endTime")
-        page, token, total = self._token_page(req, runs)
+        odd = self.world.odd
+        page, token, total = self._token_page(req, runs, repeat=odd is not None and odd.repeats(scope))
         return self._ok(
             pipelineRuns=[self._run_summary(svc, r, t) for r in page], nextToken=token, totalCount=total
         )
@@ -230,7 +250,8 @@ class YunxiaoApi(ProviderApi):
             )
         return self._ok(pipelineRun=self._run_details(svc, run, self.world.clock, oapi=False))
 
-    def _token_page(self, req: Request, rows: list) -> tuple[list, str, int]:
+    def _token_page(self, req: Request, rows: list, repeat: bool = False) -> tuple[list, str, int]:
+        """An offset page; ``repeat`` (odd values): a token is answered with itself; there always is one."""
         size = req.int_arg("maxResults", DEFAULT_RESULTS, minimum=1)
         if size > MAX_RESULTS:
             raise HttpError(
@@ -241,6 +262,8 @@ class YunxiaoApi(ProviderApi):
             raise HttpError(400, "nextToken is invalid", code="InvalidParam.NextToken")
         offset = int(token)
         end = offset + size
+        if repeat:
+            return rows[offset:end], req.query.get("nextToken") or str(end), len(rows)
         return rows[offset:end], str(end) if end < len(rows) else "", len(rows)
 
     # ------------------------------------------------------------------ personal-token API
@@ -280,9 +303,10 @@ class YunxiaoApi(ProviderApi):
             return found
         svc, scope = found
         raw = req.params["pipelineRunId"]
+        alive = self.world.alive(scope)
         run = (
-            self.world.run(scope, self.world.visible(scope) - 1)
-            if raw == "latestPipelineRun" and self.world.visible(scope)
+            self.world.run(scope, alive[-1])
+            if raw == "latestPipelineRun" and alive
             else self._run(scope, raw)
         )
         if run is None:
@@ -368,21 +392,20 @@ class YunxiaoApi(ProviderApi):
             "cloneDepth": 1,
         }
 
-    def _run_status(self, run: Run, t: float) -> str:
-        state = run.state(t)
-        return DONE.get(state) or RUN_STATUS[state]
-
     def _run_summary(self, svc: Service, run: Run, t: float) -> dict:
+        t = run.seen(t)
         ended = run.ended is not None and t >= run.ended
-        return {
+        row = {
             "pipelineId": svc.yunxiao_pipeline_id,
             "pipelineRunId": run.extra["pipeline_run_id"],
-            "status": self._run_status(run, t),
+            "status": run_status(run, t),
             "startTime": ms(run.started) if t >= run.started else 0,
             "endTime": ms(run.ended) if ended else 0,
             "creatorAccountId": account(run.commit.author),
             "triggerMode": run.commit.trigger_mode,
         }
+        odd = self.world.odd
+        return patch(row, odd.on(run.scope, run.key), listed=True) if odd is not None else row
 
     def _oapi_run_summary(self, svc: Service, run: Run, t: float) -> dict:
         row = self._run_summary(svc, run, t)
@@ -391,6 +414,7 @@ class YunxiaoApi(ProviderApi):
 
     def _run_details(self, svc: Service, run: Run, t: float, oapi: bool) -> dict:
         c = run.commit
+        t = run.seen(t)
         data = {
             **self._run_summary(svc, run, t),
             "createTime": ms(run.created),
@@ -461,7 +485,7 @@ class YunxiaoApi(ProviderApi):
         state = stage.state(t)
         info = {
             "name": stage.name,
-            "status": DONE.get(state) or NODE_STATUS[state],
+            "status": node_status(stage, t),
             "startTime": ms(stage.start) if state != PENDING else 0,
             "endTime": ms(stage.end) if state in DONE else 0,
             "jobs": [
@@ -478,7 +502,7 @@ class YunxiaoApi(ProviderApi):
         data = {
             "id": jid,
             "name": job.name,
-            "status": DONE.get(state) or NODE_STATUS[state],
+            "status": node_status(job, t),
             "startTime": ms(job.start) if state != PENDING else 0,
             "endTime": ms(job.end) if state in DONE else 0,
             "params": orjson.dumps({"jobKind": job.kind}).decode(),
