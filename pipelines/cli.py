@@ -116,9 +116,16 @@ def demo(scale, out_dir) -> None:
 @click.option("--latency-ms", type=float, default=0.0, show_default=True)
 @click.option("--fault-rate", type=float, default=0.0, show_default=True)
 @click.option(
-    "--rate-limit", type=int, default=0, show_default=True, help="Requests per hour per provider; 0 = none."
+    "--rate-limit", type=int, default=0, show_default=True, help="Requests per window per provider; 0 = none."
 )
-def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit) -> None:
+@click.option(
+    "--rate-window-s",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="Length of the rate-limit window in seconds (e.g. 30 compresses an hourly budget).",
+)
+def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit, rate_window_s) -> None:
     """Serve the four provider APIs on loopback, in the foreground."""
     from simulator.console import serve
 
@@ -131,6 +138,7 @@ def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit) -> Non
         latency_ms=latency_ms,
         fault_rate=fault_rate,
         rate_limit=rate_limit,
+        rate_window_s=rate_window_s,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .runtime import LocalHandle, Simulator
+from .world import PROVIDERS
 
 
 def banner(handle: LocalHandle, world_line: str) -> list[str]:
@@ -29,7 +30,9 @@ def serve(
     latency_ms: float = 0.0,
     fault_rate: float = 0.0,
     rate_limit: int = 0,
+    rate_window_s: float = 3600.0,
 ) -> None:
+    limits = {p: {"limit": rate_limit, "window_s": rate_window_s} for p in PROVIDERS} if rate_limit else None
     sim = Simulator(
         scale=scale,
         seed=seed,
@@ -37,7 +40,7 @@ def serve(
         port=port,
         latency_ms=latency_ms,
         fault_rate=fault_rate,
-        rate_limits=rate_limit or None,
+        rate_limits=limits,
     )
 
     def ready(running: Simulator) -> None:

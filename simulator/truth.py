@@ -207,6 +207,56 @@ def _seamless_stages(w: World, t: float):
                 yield (seamless.stage_id(run.key, i),), seamless.stage_status(step, run.seen(t))
 
 
+def churn_events(world: World, a: float, b: float) -> list[dict]:
+    """What churn did in (a, b], by time: dicts of ``kind``, ``provider``, ``table``, ``key`` (as in
+    expected_keys) and ``at`` (when the API starts showing it).
+
+    Kinds: ``deleted`` (a run, by a delete or retention), ``stage_deleted`` (a Seamless stage on its own),
+    ``stage_only`` (a Seamless stage changed while its run row stays frozen), ``late`` (a change committed
+    late; ``stamped`` is the time it carries), ``long_wait`` (a run concluded after its gate waited more
+    than 8 days).
+    """
+    events = []
+    for scope in world.scopes.values():
+        for index in range(world.first_alive(scope, a), world.visible(scope, b)):
+            run = world.run(scope, index)
+            if run.deleted_at is None or run.deleted_at > a:
+                events += _run_churn(world, scope, run)
+    return sorted((e for e in events if a < e["at"] <= b), key=lambda e: e["at"])
+
+
+def _run_churn(world: World, scope: Scope, run):
+    from .churn import LONG_WAIT_S
+
+    def event(kind, at, table=None, key=None) -> dict:
+        table, key = (table, key) if table else (RUN_TABLES[scope.kind], run_key(world, scope, run))
+        return {"kind": kind, "provider": scope.provider, "table": table, "key": key, "at": at}
+
+    if run.deleted_at is not None:
+        yield event("deleted", run.deleted_at)
+    for i, at in (run.stage_deleted or {}).items():
+        if run.deleted_at is None or at < run.deleted_at:
+            yield event("stage_deleted", at, "seamless_stages", (seamless.stage_id(run.key, i),))
+    if run.frozen_at is not None:
+        for i, (_, step) in enumerate(run.extra["stages"]):
+            for at in (step.start, step.wait_end, step.end) if step is not None else ():
+                if at is not None and at > run.frozen_at:
+                    yield event("stage_only", at, "seamless_stages", (seamless.stage_id(run.key, i),))
+    if run.late is not None:
+        yield {**event("late", run.late[0] + run.late[1]), "stamped": run.late[0]}
+    if run.ended is not None and any(step.wait and step.wait > LONG_WAIT_S for step in run.root.leaves()):
+        yield event("long_wait", run.ended)
+
+
+RUN_TABLES = {
+    "nf_release": "northflank_release_flow_runs",
+    "nf_workflow": "northflank_workflow_runs",
+    "gorules": "gorules_deployment_runs",
+    "yunxiao": "yunxiao_pipeline_runs",
+    "seamless": "seamless_runs",
+}
+
+
 def run_facts(world: World, provider: str) -> list[dict]:
     """One dict per served run: scope, id, neutral state at the clock, concluded, commit SHA, times."""
     t = world.clock

@@ -597,17 +597,23 @@ class World:
 
         return expected_keys(self, table)
 
-    def deleted_keys(self, table: str, since: float | None = None) -> set[tuple]:
+    def deleted_keys(self, table: str, since: datetime | float | None = None) -> set[tuple]:
         """Keys of records that existed at ``since`` (default: this world's first clock) and no longer do."""
         from .truth import deleted_keys
 
-        return deleted_keys(self, table, since)
+        return deleted_keys(self, table, None if since is None else _epoch(since))
 
     def expected_statuses(self, table: str) -> dict[tuple, str | None]:
         """``{key: status}`` of a run, node, job or stage table as the API shows it at the clock."""
         from .truth import expected_statuses
 
         return expected_statuses(self, table)
+
+    def churn_events(self, a: datetime | float, b: datetime | float | None = None) -> list[dict]:
+        """What churn did in (a, b] (b defaults to the clock); see simulator/truth.py."""
+        from .truth import churn_events
+
+        return churn_events(self, _epoch(a), self.clock if b is None else _epoch(b))
 
     def odd_values(self) -> list[dict]:
         """The odd values served at the clock (simulator/odd.py); empty unless ``odd_values`` is on."""

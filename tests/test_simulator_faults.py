@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -148,3 +150,38 @@ def test_yunxiao_throttling_is_what_the_alibaba_sdk_understands(make_sim):
     with pytest.raises(ThrottlingException) as caught:
         client.list_pipelines(creds["organization_id"], yx_models.ListPipelinesRequest(max_results=5))
     assert 25_000 < caught.value.retry_after <= 30_000  # milliseconds, as the SDK sleeps them
+
+
+def test_northflank_rate_headers_stay_honest_across_a_window_reset(make_sim):
+    sim = make_sim(rate_limits={"northflank": {"limit": 4, "window_s": 2.0}})
+    with httpx.Client() as http:
+        spent = [nf_projects(sim, http) for _ in range(5)]
+        assert [a.status_code for a in spent] == [200, 200, 200, 200, 429]
+        assert [a.headers["x-ratelimit-remaining"] for a in spent] == ["3", "2", "1", "0", "0"]
+        assert {a.headers["x-ratelimit-limit"] for a in spent} == {"4"}
+        resets = [int(a.headers["x-ratelimit-reset"]) for a in spent]
+        assert resets == sorted(resets, reverse=True) and 1 <= resets[-1] <= resets[0] <= 2
+        throttled = spent[-1]
+        assert throttled.headers["retry-after"] == throttled.headers["x-ratelimit-reset"]
+        # Waiting exactly the announced seconds is enough: the reset is rounded up, never down.
+        time.sleep(int(throttled.headers["x-ratelimit-reset"]))
+        fresh = nf_projects(sim, http)
+    assert fresh.status_code == 200
+    assert (fresh.headers["x-ratelimit-remaining"], fresh.headers["x-ratelimit-reset"]) == ("3", "2")
+
+
+def test_cicd_etl_simulate_compresses_the_rate_limit_window():
+    command = [sys.executable, "-m", "pipelines.cli", "simulate", "--port", "0"]
+    command += ["--rate-limit", "2", "--rate-window-s", "30"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            base_url = next(
+                line.rsplit(" at ", 1)[1].strip() for line in process.stdout if " serving " in line
+            )
+            with httpx.Client(base_url=base_url + "/northflank", headers=NF) as http:
+                answers = [http.get("/v1/projects") for _ in range(3)]
+        finally:
+            process.terminate()
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].headers["x-ratelimit-limit"] == "2" and answers[0].headers["x-ratelimit-reset"] == "30"
+    assert 1 <= int(answers[2].headers["retry-after"]) <= 30
