@@ -219,9 +219,12 @@ class Engine:
             changes["list_order"] = parse_list_order(changes["list_order"])
         world_options = {k: changes.pop(k) for k in list(changes) if k in WORLD_OPTIONS}
         options = {k: changes.pop(k) for k in list(changes) if k in OPTION_NAMES}
-        self.fault_config.update(**changes)  # first: it rejects unknown names before anything changes
+        unknown = set(changes) - set(self.fault_config.as_dict())
+        if unknown:  # refused before anything changes
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
         if world_options:
-            self.world.configure(**world_options)
+            self.world.configure(**world_options)  # parses everything before it changes anything
+        self.fault_config.update(**changes)
         if options:
             self.options.update(options)
             for api in self.apis.values():
