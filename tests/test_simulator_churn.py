@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from test_simulator_api import yx_client  # the vendor SDK, signed
 
 from simulator import World, launch
 from simulator.churn import KINDS, LONG_WAIT_S
@@ -308,8 +309,6 @@ def test_deleted_runs_answer_as_each_api_answers_an_unknown_id(make_sim):
         assert http.get(sim.urls["yunxiao"] + oapi, headers=YX).status_code == 404
         assert http.get(f"{sim.urls['seamless']}/api/runs/{sm}", headers=SM).json() is None
         assert http.get(f"{sim.urls['seamless']}/api/stages", params={"runId": sm}, headers=SM).json() == []
-    from test_simulator_order import yx_client  # the vendor SDK, signed
-
     body = yx_client(sim).get_pipeline_run(org, str(yx[1]), str(yx[2])).body
     assert body.success is False and body.error_code == "PipelineRunNotFound"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from alibabacloud_devops20210625 import models as yx_models
-from test_simulator_order import yx_client
+from test_simulator_api import yx_client
 
 from simulator import Simulator
 from simulator.odd import HUGE_INT, KINDS

@@ -6,8 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from alibabacloud_devops20210625 import models as yx_models
-from alibabacloud_devops20210625.client import Client as YunxiaoClient
-from alibabacloud_tea_openapi import models as open_api_models
+from test_simulator_api import yx_client
 
 from simulator.truth import scope_path
 
@@ -114,17 +113,6 @@ def test_gorules_page_offsets_never_skip_in_both_orders(make_sim, order):
     if order == "newest_first":
         assert set(ids) == before
     assert len(ids) - len(set(ids)) <= len(after - before)
-
-
-def yx_client(sim) -> YunxiaoClient:
-    creds = sim.credentials["yunxiao"]
-    config = open_api_models.Config(
-        access_key_id=creds["access_key_id"],
-        access_key_secret=creds["access_key_secret"],
-        endpoint=sim.base_url.removeprefix("http://"),
-        protocol="http",
-    )
-    return YunxiaoClient(config)
 
 
 @pytest.mark.parametrize("order", ORDERS)
