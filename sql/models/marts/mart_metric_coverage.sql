@@ -1,7 +1,7 @@
 {#- How much of the loaded data each metric uses, per provider, and why the rest is left out. One row
-    per metric x provider (all four providers, zeros where nothing is loaded).
+    per metric x provider (every provider of var('providers'), zeros where nothing is loaded).
     Run and stage metrics count runs / stage units; deployment metrics count deployment candidates
-    (Northflank release-flow runs, GoRules jobs, Seamless DEPLOY_* stages, Yunxiao deploy jobs).
+    (int_deployments__candidates: runs that are a deployment, and deploy jobs/stages).
     Exclusion reasons, each row counted under the first that applies:
       unmapped_status - a status value the status_map seed does not know (status OTHER);
       stale           - a run the source marked stale (non-terminal, not updated for a long time);
@@ -24,9 +24,7 @@ with metrics as (
 ),
 
 providers as (
-    select * from (
-        values ('northflank'), ('gorules'), ('yunxiao'), ('seamless')
-    ) as provider_list (provider)
+    {{ provider_rows() }}
 ),
 
 runs as (
@@ -94,7 +92,7 @@ candidates as (
     from {{ ref('int_deployments__candidates') }} as candidates
     left join {{ ref('fct_deployments') }} as deployments
         on candidates.exclusion_reason is null
-        and candidates.run_key || ':' || lower(candidates.environment) = deployments.deployment_key
+        and {{ make_key(['candidates.run_key', 'lower(candidates.environment)']) }} = deployments.deployment_key
 ),
 
 classified as (

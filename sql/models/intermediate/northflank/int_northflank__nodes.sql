@@ -1,9 +1,13 @@
 {#- Northflank spec-tree nodes of release-flow and workflow runs, keyed like their runs. Workflow and
     LoopWorkflow nodes are containers (they only sequence their steps) and are flagged, not counted as
-    work; every other node is a unit of work for fct_stage_runs. `Build` nodes carry the commit. -#}
+    work; every other node is a unit of work. `Build` nodes carry the commit. A view: read by the
+    runs (the Build nodes' commits) and the stage units (the rest). -#}
+{{ config(materialized='view') }}
+
 with release_flow_nodes as (
     select
-        'northflank:' || project_id || '/' || pipeline_id || '/' || stage || ':' || run_id as run_key,
+        {{ make_key(["'northflank'", make_key(['project_id', 'pipeline_id', 'stage'], '/'), 'run_id']) }}
+            as run_key,
         run_id,
         'release_flow' as run_kind,
         node_path,
@@ -23,7 +27,8 @@ with release_flow_nodes as (
 
 workflow_nodes as (
     select
-        'northflank:' || project_id || '/workflows/' || workflow_id || ':' || run_id as run_key,
+        {{ make_key(["'northflank'", make_key(['project_id', "'workflows'", 'workflow_id'], '/'), 'run_id']) }}
+            as run_key,
         run_id,
         'workflow' as run_kind,
         node_path,
@@ -49,7 +54,7 @@ nodes as (
 
 select
     run_key,
-    run_key || ':' || node_path as stage_key,
+    {{ make_key(['run_key', 'node_path']) }} as stage_key,
     run_id,
     run_kind,
     node_path,
