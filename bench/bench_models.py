@@ -564,7 +564,7 @@ def main() -> None:
     parser.add_argument(
         "--build-once", action="store_true", help="one build (seeds, models, tests) instead of the timings"
     )
-    parser.add_argument("--snapshot", metavar="NAME", help="copy the DuckDB marts to --work/marts-NAME.duckdb")
+    parser.add_argument("--snapshot", metavar="NAME", help="copy the DuckDB marts to marts-NAME.duckdb")
     parser.add_argument("--compare", metavar="NAME", help="compare the DuckDB marts with snapshot NAME")
     parser.add_argument("--write", action="store_true", help="replace the section in BENCHMARKS.md")
     parser.add_argument("--notes", default=None, help="a file of findings appended to the section")

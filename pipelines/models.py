@@ -236,6 +236,7 @@ def build_models(
     run_tests: bool = True,
     vars: Mapping[str, Any] | None = None,
     *,
+    unit_tests: bool = False,
     select: str | None = None,
     full_refresh: bool = False,
     work_dir: str | os.PathLike | None = None,
@@ -247,6 +248,8 @@ def build_models(
     destination: "duckdb" (the file `duckdb_path`, default from dlt config / ./cicd.duckdb) or
     "postgres" (`postgres_credentials`, default DESTINATION__POSTGRES__CREDENTIALS).
     run_tests: run the data tests too (default); False builds seeds and models only.
+    unit_tests: also run the dbt unit tests of the SQL logic (tests and CI; off by default, as dbt
+    advises for production builds: they test the code on fixed inputs, not the loaded data).
     vars: dbt vars, e.g. {"dora_window_days": 30, "dora_report_year": 2021}.
     select: a dbt selection (e.g. "mart_dora_summary") to build part of the project.
     quiet: print only dbt's errors (default); False prints dbt's line per node.
@@ -270,8 +273,9 @@ def build_models(
         "--log-path",
         str(base / "logs"),
     ]
-    if not run_tests:
-        args += ["--exclude-resource-type", "test", "unit_test"]
+    excluded = ([] if run_tests else ["test"]) + ([] if unit_tests and run_tests else ["unit_test"])
+    if excluded:
+        args += ["--exclude-resource-type", *excluded]
     if select:
         args += ["--select", select]
     if full_refresh:

@@ -99,7 +99,7 @@ def warehouse(request, tmp_path_factory) -> Iterator[Warehouse]:
         path = tmp / "cicd.duckdb"
         load_fixture(dlt.destinations.duckdb(str(path)), tmp / "dlt")
         kwargs = {"destination": "duckdb", "duckdb_path": path, "work_dir": tmp / "dbt", "quiet": True}
-        result = build_models(**kwargs)
+        result = build_models(**kwargs, unit_tests=True)
         yield Warehouse("duckdb", result, _duckdb_connect(path), kwargs)
         return
 
@@ -121,7 +121,7 @@ def warehouse(request, tmp_path_factory) -> Iterator[Warehouse]:
             "work_dir": tmp / "dbt",
             "quiet": True,
         }
-        result = build_models(**kwargs)
+        result = build_models(**kwargs, unit_tests=True)
         yield Warehouse("postgres", result, _postgres_connect(url), kwargs)
     finally:
         admin.cursor().execute(f'drop database if exists "{dbname}" with (force)')
@@ -135,13 +135,14 @@ def approx(value: float) -> Any:
 # --- the build and its data tests ------------------------------------------------------------------
 
 
-def test_build_runs_every_model_and_data_test_and_all_pass(warehouse):
+def test_build_runs_every_model_data_test_and_unit_test_and_all_pass(warehouse):
     result = warehouse.result
     assert result.ok, str(result)
     assert result.failures == []
     assert result.count("seed") == 6
-    assert result.count("model") >= 37
+    assert result.count("model") >= 47
     assert result.count("test") >= 150
+    assert result.count("unit_test") >= 8  # each provider's mapping: runs and stage units
     marts = {
         "fct_pipeline_runs",
         "fct_stage_runs",
@@ -168,6 +169,7 @@ def test_models_live_in_their_own_schemas(warehouse):
     assert schemas["mart_dora_summary"] == "analytics"
     assert schemas["stg_seamless__runs"] == "analytics_staging"
     assert schemas["int_pipeline_runs__unioned"] == "analytics_intermediate"
+    assert schemas["int_seamless__runs"] == "analytics_intermediate"
     assert schemas["status_map"] == "analytics_seeds"
 
 

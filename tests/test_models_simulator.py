@@ -532,7 +532,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
 def week_start(series: pd.Series) -> pd.Series:
     """The ISO week (Monday, UTC) of each timestamp, as a date."""
     days = series.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
-    return (days - pd.to_timedelta(days.dt.dayofweek, unit="D")).dt.date
+    return (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.date
 
 
 def _p(values: pd.Series, q: float) -> float | None:
