@@ -34,10 +34,11 @@ def _without_descriptions(node):
 
 
 def _shared_files() -> list[Path]:
-    """SQL and YAML that every provider goes through: sql/macros and sql/models, except each
+    """SQL and YAML that every provider goes through: sql/macros, sql/tests and sql/models, except each
     provider's own folders (models/staging/<provider>, models/intermediate/<provider>)."""
     own = {SQL / "models" / layer / p for layer in ("staging", "intermediate") for p in dbt_providers()}
     files = [*SQL.joinpath("macros").rglob("*.sql"), *SQL.joinpath("models").rglob("*.sql")]
+    files += SQL.joinpath("tests").rglob("*.sql")
     files += SQL.joinpath("models").rglob("*.yml")
     return sorted(f for f in files if not any(folder in f.parents for folder in own))
 
@@ -63,6 +64,7 @@ def test_no_provider_name_appears_in_shared_sql():
 def test_the_shared_sql_scan_covers_the_unions_and_marts():
     scanned = {path.name for path in _shared_files()}
     assert {"int_pipeline_runs__unioned.sql", "mart_metric_coverage.sql", "shapes.sql"} <= scanned
+    assert "assert_metric_coverage_reasons_add_up.sql" in scanned
     assert not any(name.startswith("int_northflank__") for name in scanned)
 
 

@@ -50,6 +50,7 @@
             ('sort_key', 'text'),
             ('started_at', 'timestamp'),
             ('finished_at', 'timestamp'),
+            ('timing_source', 'text'),
             ('is_deployment', 'boolean'),
         ],
         'scopes': [

@@ -29,5 +29,6 @@ select
     started_at,
     finished_at,
     {{ duration_sec('started_at', 'finished_at') }} as duration_sec,
+    timing_source,
     is_deployment
 from unioned

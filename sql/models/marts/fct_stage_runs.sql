@@ -20,5 +20,6 @@ select
     original_environment,
     started_at,
     finished_at,
-    duration_sec
+    duration_sec,
+    timing_source
 from {{ ref('int_stage_runs__unioned') }}

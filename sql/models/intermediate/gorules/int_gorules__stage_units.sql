@@ -3,7 +3,9 @@
     - name: the job's environment name (else key, else id); type: stage_type_rules (every job DEPLOYs)
     - environment: the environment's key, then its name, via environment_rules; UNKNOWN if none match
     - times: the API reports none per job - a job starts when it is created and is over when its run
-      completes (only once the job itself is DONE)
+      completes (only once the job itself is DONE); its review wait is inside that span. So its times
+      are its run's (timing_source = run) and stage-time measures leave it out: the run's time counts
+      once, in the run's own measures
     - order: the job order; every job is a deployment -#}
 {{ config(materialized='view') }}
 
@@ -81,6 +83,8 @@ units as (
         cast(typed.job_order as {{ dbt.type_string() }}) as sort_key,
         typed.created_at as started_at,
         case when status_map.status = 'DONE' then typed.run_finished_at end as finished_at,
+        -- the job's times are its run's: left out of stage-time measures
+        'run' as timing_source,
         coalesce(stage_types.stage_type, 'OTHER') = 'DEPLOY' as is_deployment
     from typed
     left join stage_types

@@ -53,6 +53,7 @@ units as (
         nodes.node_path as sort_key,
         nodes.started_at,
         nodes.finished_at,
+        'unit' as timing_source,
         false as is_deployment
     from nodes
     left join stage_types

@@ -61,6 +61,7 @@ units as (
         stages.stage_id as sort_key,
         stages.started_at,
         stages.finished_at,
+        'unit' as timing_source,
         coalesce(stage_types.stage_type = 'DEPLOY', false) as is_deployment
     from stages
     left join stage_types

@@ -127,6 +127,7 @@ units as (
         classified.stage_key as sort_key,
         classified.started_at,
         classified.finished_at,
+        'unit' as timing_source,
         classified.stage_type = 'DEPLOY' as is_deployment
     from classified
     left join (
