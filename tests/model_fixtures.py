@@ -463,6 +463,13 @@ def window_fixture_rows() -> dict[str, list[dict[str, Any]]]:
               ISO week, 02-26 .. 03-03), then none in the rest of the current, partial week
       rules   GoRules project rules-3: one run, 03-04 08:00 .. 18:00, with three jobs (Development,
               Staging, Production), none with times of its own
+    and what the models must leave out or call stale:
+      deleted     daily's run of 03-05 10:00 (a second deployment that day) is deleted at the provider;
+                  so is fresh's BUILD stage of 02-27, and the whole service svc-gone (one run)
+      unfinished  fresh's run of 02-27 10:00 stuck IN_PROGRESS (stale: no activity for more than 168 h
+                  before Seamless's newest), daily's run of 03-08 09:00 still IN_PROGRESS (in flight);
+                  Yunxiao pipeline org-1/101: a run WAITING since 02-20 (stale; Yunxiao never says so
+                  itself) and a run that succeeded on 03-08
     Only these tables are loaded; the others read as empty (models build for any subset of providers).
     """
 
@@ -481,6 +488,28 @@ def window_fixture_rows() -> dict[str, list[dict[str, Any]]]:
             runs.append(_sm_run(run_id, service, "SUCCESS", start, start, end, None))
             stages.append(_sm_stage(run_id, "BUILD", "SUCCESS", start, day(month, dom, 8, 20)))
             stages.append(_sm_stage(run_id, "DEPLOY_PROD", "SUCCESS", day(month, dom, 8, 20), end))
+    gone = day(3, 6, 0)  # when a full scan no longer listed it
+    deleted_run = _sm_run(
+        "svc-daily-0305b", "svc-daily", "SUCCESS", day(3, 5, 10), day(3, 5, 10), day(3, 5, 10, 30), None
+    )
+    runs.append({**deleted_run, "deleted_at": gone})
+    stages.append(_sm_stage("svc-daily-0305b", "BUILD", "SUCCESS", day(3, 5, 10), day(3, 5, 10, 20)))
+    stages.append(
+        _sm_stage("svc-daily-0305b", "DEPLOY_PROD", "SUCCESS", day(3, 5, 10, 20), day(3, 5, 10, 30))
+    )
+    stages = [
+        {**stage, "deleted_at": gone} if stage["id"] == "svc-fresh-0227-build" else stage for stage in stages
+    ]
+    runs.append(
+        _sm_run("svc-gone-1", "svc-gone", "SUCCESS", day(3, 1, 8), day(3, 1, 8), day(3, 1, 8, 30), None)
+    )
+    stages.append(_sm_stage("svc-gone-1", "DEPLOY_PROD", "SUCCESS", day(3, 1, 8, 20), day(3, 1, 8, 30)))
+    for run_id, service, created in (
+        ("svc-fresh-stuck", "svc-fresh", day(2, 27, 10)),
+        ("svc-daily-now", "svc-daily", day(3, 8, 9)),
+    ):
+        runs.append(_sm_run(run_id, service, "IN_PROGRESS", created, created, None, None))
+        stages.append(_sm_stage(run_id, "DEPLOY_PROD", "IDLE", created))
     services = [
         {
             "id": service,
@@ -493,8 +522,9 @@ def window_fixture_rows() -> dict[str, list[dict[str, Any]]]:
             "updated_at": day(2, 1, 0),
             "last_run_at": None,
         }
-        for service in seamless_days
+        for service in [*seamless_days, "svc-gone"]
     ]
+    services[-1]["deleted_at"] = gone
     run = {**_gr_run("g1", "completed", day(3, 4, 8), day(3, 4, 18), 1), "project_id": "rules-3"}
     jobs = []
     for order, (key, name) in enumerate(
@@ -510,7 +540,12 @@ def window_fixture_rows() -> dict[str, list[dict[str, Any]]]:
                 "environment_name": name,
             }
         )
+    yunxiao_runs = [
+        _yx_run(7001, "WAITING", day(2, 20, 10), day(2, 20, 10), None, None),
+        _yx_run(7002, "SUCCESS", day(3, 8, 11), day(3, 8, 11), day(3, 8, 12), None),
+    ]
     return {
+        "yunxiao_pipeline_runs": yunxiao_runs,
         "seamless_services": services,
         "seamless_runs": runs,
         "seamless_stages": stages,

@@ -280,6 +280,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
     f["run_key"] = f["scope_key"] + ":" + f["id"]
     f["started_at"] = f["created_at"]  # the API has no start time
     f["finished_at"] = f["completed_at"]
+    f["updated_at"] = pd.NaT
     f["commit_sha"] = None
     f["environment"] = "UNKNOWN"  # a run spanning environments has none of its own
     f["is_stale"] = False
@@ -301,6 +302,7 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
     f["scope_key"] = "yunxiao:" + f["organization_id"] + "/" + f["pipeline_id"].astype(str)
     f["run_key"] = f["scope_key"] + ":" + f["pipeline_run_id"].astype(str)
     f["created_at"] = f["create_time"]
+    f["updated_at"] = f["update_time"]
     f["started_at"] = _not_epoch(f["start_time"])
     f["finished_at"] = _not_epoch(f["end_time"])
     f["commit_sha"] = [_sha(s) for s in f["commit_sha"]]
@@ -347,13 +349,26 @@ def recompute(raw: dict[str, pd.DataFrame]) -> Expected:
         "is_stale",
         "is_concluded",
         "original_status",
+        "updated_at",
     ]
     for frame in frames:
         frame["original_status"] = frame["status_original"]
         if "is_concluded" not in frame:
             frame["is_concluded"] = frame["status"] == "DONE"  # no flag of its own: status DONE
     runs = pd.concat([frame[columns] for frame in frames], ignore_index=True)
-    _utc(runs, "created_at", "started_at", "finished_at")
+    _utc(runs, "created_at", "started_at", "finished_at", "updated_at")
+    # stale (one rule for every provider): unfinished, and no activity for 168 h before the provider's
+    # newest loaded activity; or marked stale by the source
+    newest = (
+        runs["finished_at"]
+        .fillna(runs["started_at"])
+        .fillna(runs["created_at"])
+        .groupby(runs["provider"])
+        .max()
+    )
+    last_activity = runs["updated_at"].fillna(runs["started_at"]).fillna(runs["created_at"])
+    quiet = last_activity < runs["provider"].map(newest) - timedelta(hours=168)
+    runs["is_stale"] = ~runs["is_concluded"].astype(bool) & (runs["is_stale"] | quiet.fillna(False))
     runs["duration_sec"] = _seconds(runs["started_at"], runs["finished_at"])
     runs["queue_sec"] = _seconds(runs["created_at"], runs["started_at"])
     by_run = runs.set_index("run_key")
@@ -780,6 +795,17 @@ def test_every_loaded_run_is_one_row_with_the_contract_status_and_result(built, 
     assert set(actual["provider"]) == set(PROVIDERS)
     keys = ["provider", "status", "result"]
     assert _counts(actual, keys) == _counts(expected.runs, keys)
+
+
+def test_unfinished_and_stale_runs_follow_the_one_rule_for_every_provider(built, expected):
+    actual = built.frame("select run_key, is_concluded, is_stale from analytics.fct_pipeline_runs")
+    got = actual.set_index("run_key")
+    wanted = expected.runs.set_index("run_key")
+    assert (got["is_concluded"] == wanted.loc[got.index, "is_concluded"]).all()
+    assert (got["is_stale"] == wanted.loc[got.index, "is_stale"]).all()
+    stale_by_provider = expected.runs[expected.runs["is_stale"]].groupby("provider").size().to_dict()
+    # the small world has runs stuck for more than a week (Yunxiao WAITING, Seamless stopped mid-way)
+    assert stale_by_provider.get("yunxiao", 0) > 0 and stale_by_provider.get("seamless", 0) > 0
 
 
 def test_run_durations_and_queue_times_match_per_run(built, expected):

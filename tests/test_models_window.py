@@ -1,12 +1,16 @@
-"""The DORA window and stage timing on a small hand-made world (model_fixtures.window_fixture_rows),
-built as of Friday 2024-03-08 18:00 UTC, on DuckDB and on PostgreSQL. Expected values are computed by
-hand from the fixture rows (the comments show how).
+"""The DORA window, stage timing, deletes and stale runs on a small hand-made world
+(model_fixtures.window_fixture_rows), built as of Friday 2024-03-08 18:00 UTC, on DuckDB and on
+PostgreSQL. Expected values are computed by hand from the fixture rows (the comments show how).
 
 - A service with 10 days of daily deployments in a 90-day window is rated on its 10 days (elite), not
   on 90 days that are mostly before its data.
 - A partial last week is not rated as a low one: the median is over complete ISO weeks.
 - A GoRules run with three jobs contributes its time once: the jobs have no times of their own, so
   their (run's) span is not stage time; the run's duration counts once, in run health.
+- A record deleted at the provider (raw deleted_at), or whose run or scope is, is in no model but
+  mart_metric_coverage, where it is counted as `deleted`.
+- A run unfinished with no activity for stale_after_hours before its provider's newest is stale, for
+  every provider.
 """
 
 from __future__ import annotations
@@ -144,3 +148,74 @@ def test_the_demo_summary_states_the_window_and_how_much_of_it_has_data(warehous
         "DORA, all services, last 90 days (data covers 12 of 90 days): "
         "deployment frequency 7.0 days/week (elite) · lead time p50 0.5 h (elite)"
     ), line
+
+
+def test_deleted_records_are_left_out_of_every_model(warehouse):
+    runs = {r["run_id"] for r in warehouse.rows("select run_id from analytics.fct_pipeline_runs")}
+    assert "svc-daily-0305b" not in runs  # deleted itself
+    assert "svc-gone-1" not in runs  # its service was deleted
+    assert "svc-daily-0305" in runs
+    scopes = {r["scope_key"] for r in warehouse.rows("select scope_key from analytics.dim_scopes")}
+    assert "seamless:svc-gone" not in scopes and "seamless:svc-daily" in scopes
+    stages = warehouse.rows(
+        "select stage_name, sequence from analytics.fct_stage_runs "
+        "where run_key = 'seamless:svc-fresh:svc-fresh-0227'"
+    )
+    assert stages == [{"stage_name": "DEPLOY_PROD", "sequence": 1}]  # its BUILD stage was deleted
+    deployed = warehouse.rows(
+        "select count(*) as n from analytics.fct_deployments where run_key like 'seamless:svc-daily:%'"
+    )
+    assert deployed == [{"n": 10}]  # not the deleted second deployment of 03-05
+    assert summary(warehouse)["daily"]["deployments"] == 10
+    assert "gone" not in summary(warehouse)
+
+
+def test_unfinished_runs_without_activity_for_a_week_are_stale_for_every_provider(warehouse):
+    stale = {
+        r["run_id"]: r["is_stale"]
+        for r in warehouse.rows(
+            "select run_id, is_stale from analytics.fct_pipeline_runs where not is_concluded"
+        )
+    }
+    # Seamless's newest activity: 03-08 09:00 (svc-daily-now started); 168 h before: 03-01 09:00
+    # Yunxiao's: 03-08 12:00 (run 7002 ended); 168 h before: 03-01 12:00
+    assert stale == {"svc-fresh-stuck": True, "svc-daily-now": False, "7001": True}
+    assert all(
+        not r["is_stale"]
+        for r in warehouse.rows("select is_stale from analytics.fct_pipeline_runs where is_concluded")
+    )
+
+
+def test_coverage_counts_deleted_and_stale_rows(warehouse):
+    rows = warehouse.rows(
+        "select metric, provider, reason, rows_with_reason, rows_considered, rows_used "
+        "from analytics.mart_metric_coverage where rows_with_reason > 0 or reason = 'deleted'"
+    )
+    got = {(r["metric"], r["provider"], r["reason"]): r["rows_with_reason"] for r in rows}
+    # runs: daily 11 + fresh 9 + gone 1 + daily-now: 18 used, 2 deleted, stuck stale, daily-now in flight
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("run_failure_rate", "seamless")} == {
+        "deleted": 2,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("run_failure_rate", "yunxiao")} == {
+        "deleted": 0,
+        "stale": 1,
+    }
+    # stage units: 0305b's two, fresh's BUILD of 02-27 and gone's one are deleted; the stuck run's IDLE
+    # DEPLOY_PROD is stale, daily-now's in flight
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("stage_failure_rate", "seamless")} == {
+        "deleted": 4,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("deployment_frequency", "seamless")} == {
+        "deleted": 2,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    used = {(r["metric"], r["provider"]): (r["rows_considered"], r["rows_used"]) for r in rows}
+    # deleted, stale and in-flight rows are left out by definition: they do not lower coverage
+    assert used[("run_failure_rate", "seamless")] == (18, 18)
+    assert used[("stage_failure_rate", "seamless")] == (35, 35)
+    assert used[("deployment_frequency", "seamless")] == (18, 18)

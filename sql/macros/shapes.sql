@@ -3,7 +3,10 @@
     and int_<provider>__scopes; each declares the shape's columns and types in its YAML with
     `contract: {enforced: true}` and ends with `{{ select_shape('<shape>', '<cte>') }}`. The union
     models read them through union_provider_models(), which checks the declarations first.
-    Types are spelled so that both DuckDB and PostgreSQL accept them. -#}
+    Types are spelled so that both DuckDB and PostgreSQL accept them. `is_deleted`: the record (or
+    the record it belongs to: a run's scope, a unit's run) is gone from the provider (its raw row has
+    deleted_at); the unions keep such rows for mart_metric_coverage (`deleted`), every other model
+    leaves them out. -#}
 {% macro shape_columns(shape) -%}
     {%- set shapes = {
         'runs': [
@@ -30,6 +33,7 @@
             ('source_stale', 'boolean'),
             ('is_deployment', 'boolean'),
             ('version', 'text'),
+            ('is_deleted', 'boolean'),
         ],
         'stage_units': [
             ('run_key', 'text'),
@@ -52,6 +56,7 @@
             ('finished_at', 'timestamp'),
             ('timing_source', 'text'),
             ('is_deployment', 'boolean'),
+            ('is_deleted', 'boolean'),
         ],
         'scopes': [
             ('scope_key', 'text'),
@@ -59,6 +64,7 @@
             ('scope_kind', 'text'),
             ('scope_path', 'text'),
             ('scope_name', 'text'),
+            ('is_deleted', 'boolean'),
         ],
     } -%}
     {{ return(shapes[shape]) }}

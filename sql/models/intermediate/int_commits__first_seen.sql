@@ -3,7 +3,7 @@
 with runs as (
     select commit_sha, created_at, run_key, provider
     from {{ ref('int_pipeline_runs__unioned') }}
-    where commit_sha is not null and created_at is not null
+    where commit_sha is not null and created_at is not null and not is_deleted
 ),
 
 ranked as (

@@ -3,11 +3,13 @@
     (is_deployment: a deploy job or stage, to the unit's environment), with what the run deploys
     (its version) and where its lead time would start. `exclusion_reason` says why a unit is not a
     deployment attempt: it never started (QUEUED), was SKIPPED, or has a status the status_map does
-    not know. The units are read from int_stage_runs__unioned, the one table of the ~1 M units. -#}
+    not know - or the unit (or its run) is deleted. The units are read from int_stage_runs__unioned,
+    the one table of the ~1 M units. -#}
 with runs as (
     select
         run_key, provider, scope_key, environment, original_environment, status, result, original_status,
-        is_status_unmapped, commit_sha, version, started_at, finished_at, created_at, is_stale, is_deployment
+        is_status_unmapped, commit_sha, version, started_at, finished_at, created_at, is_stale, is_deployment,
+        is_deleted
     from {{ ref('int_pipeline_runs__unioned') }}
 ),
 
@@ -29,7 +31,8 @@ deploying_runs as (
         started_at,
         finished_at,
         created_at as run_created_at,
-        is_stale
+        is_stale,
+        is_deleted
     from runs
     where is_deployment
 ),
@@ -52,7 +55,8 @@ deploying_units as (
         units.started_at,
         units.finished_at,
         runs.created_at as run_created_at,
-        runs.is_stale
+        runs.is_stale,
+        units.is_deleted
     from {{ ref('int_stage_runs__unioned') }} as units
     inner join runs
         on units.run_key = runs.run_key
@@ -68,6 +72,7 @@ candidates as (
 select
     *,
     case
+        when is_deleted then 'deleted'
         when is_status_unmapped then 'unmapped_status'
         when status = 'OTHER' then 'unmapped_status'
         when status = 'QUEUED' then 'not_started'

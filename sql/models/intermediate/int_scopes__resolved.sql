@@ -25,7 +25,8 @@ select
     scopes.scope_path,
     scopes.scope_name,
     coalesce(service_matches.service, scopes.scope_name) as service,
-    service_matches.service is not null as is_service_mapped
+    service_matches.service is not null as is_service_mapped,
+    scopes.is_deleted
 from scopes
 left join service_matches
     on scopes.scope_key = service_matches.scope_key and service_matches.match_rank = 1

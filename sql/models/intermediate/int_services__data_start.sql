@@ -9,6 +9,7 @@ with runs as (
     from {{ ref('int_pipeline_runs__unioned') }} as runs
     inner join {{ ref('int_scopes__resolved') }} as scopes
         on runs.scope_key = scopes.scope_key
+    where not runs.is_deleted
 )
 
 select

@@ -1,5 +1,5 @@
-{#- The units that do work (grain: unit), as analysts query them. A view of int_stage_runs__unioned,
-    where the ~1 M units are written once per build. -#}
+{#- The units that do work (grain: unit), as analysts query them: those not deleted. A view of
+    int_stage_runs__unioned, where the ~1 M units are written once per build. -#}
 {{ config(materialized='view') }}
 
 select
@@ -23,3 +23,4 @@ select
     duration_sec,
     timing_source
 from {{ ref('int_stage_runs__unioned') }}
+where not is_deleted

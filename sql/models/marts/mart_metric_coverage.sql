@@ -10,12 +10,15 @@
     deployment_frequency and lead_time; those that did not succeed for recovery_time.
 
     Reasons (contract §5 vocabulary):
+      deleted             - the record (or its run, or its run's scope) is gone from the provider: its
+                            raw row has deleted_at; no other model shows it
       not_production      - a deployment to a known environment other than PRODUCTION
       unknown_environment - a deployment whose environment no environment_rules pattern matches
                             (`detail`: the names, with counts)
       unmapped_status     - a status the status_map seed does not know (`detail`: the values, with
                             counts); for DORA metrics only production (or unknown-environment) rows
-      stale               - unfinished, and its run stopped changing long ago
+      stale               - unfinished, and its run stopped changing long ago (is_stale: no activity
+                            for stale_after_hours before the provider's newest, or source-marked)
       in_flight           - not finished yet (not is_concluded: the one definition of unfinished); a
                             failed deployment not yet followed by a success, for recovery_time
       not_attempted       - never ran: skipped, or still queued when its run concluded (a placeholder
@@ -30,9 +33,9 @@
     rows_considered = rows_used + the rows under a reason that lowers coverage; rows_excluded =
     rows_considered - rows_used; coverage_rate = rows_used / rows_considered; rows_no_commit = used
     lead-time rows without a commit (their clock starts at the deploying run's creation). -#}
-{%- set run_reasons = ['unmapped_status', 'stale', 'in_flight', 'cancelled', 'not_attempted'] -%}
+{%- set run_reasons = ['deleted', 'unmapped_status', 'stale', 'in_flight', 'cancelled', 'not_attempted'] -%}
 {%- set deployment_reasons = [
-    'not_production', 'unknown_environment', 'unmapped_status', 'stale', 'in_flight', 'not_attempted',
+    'deleted', 'not_production', 'unknown_environment', 'unmapped_status', 'stale', 'in_flight', 'not_attempted',
     'cancelled'] -%}
 {%- set metrics = [
     ('run_failure_rate', run_reasons),
@@ -72,6 +75,7 @@ runs as (
         is_status_unmapped,
         is_concluded,
         is_stale,
+        is_deleted,
         duration_sec
     from {{ ref('int_pipeline_runs__unioned') }}
 ),
@@ -82,6 +86,7 @@ run_states as (
         original_status,
         duration_sec,
         case
+            when is_deleted then 'deleted'
             when is_status_unmapped or result = 'UNKNOWN' then 'unmapped_status'
             when is_stale and not is_concluded then 'stale'
             when not is_concluded or status <> 'DONE' then 'in_flight'
@@ -96,6 +101,7 @@ unit_states as (
         units.provider,
         units.original_status,
         case
+            when units.is_deleted then 'deleted'
             when units.is_status_unmapped or units.result = 'UNKNOWN' then 'unmapped_status'
             when units.status = 'DONE' and units.result = 'CANCELLED' then 'cancelled'
             when units.status = 'DONE' and units.result = 'SKIPPED' then 'not_attempted'
@@ -118,6 +124,7 @@ candidate_states as (
         deployments.lead_time_sec,
         deployments.recovery_sec,
         case
+            when candidates.exclusion_reason = 'deleted' then 'deleted'
             when candidates.environment = 'UNKNOWN' then 'unknown_environment'
             when candidates.environment <> 'PRODUCTION' then 'not_production'
             when candidates.exclusion_reason = 'unmapped_status' or deployments.result = 'UNKNOWN'

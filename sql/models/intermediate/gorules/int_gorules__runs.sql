@@ -34,7 +34,8 @@ mapped as (
         false as is_deployment,
         coalesce(
             runs.release_version, runs.release_name, runs.release_id, runs.run_name, runs.run_id
-        ) as version
+        ) as version,
+        runs.deleted_at is not null as is_deleted
     from runs
     left join {{ status_map('gorules', 'run') }} as status_map
         on {{ status_lookup('runs.original_status') }} = status_map.status_lookup

@@ -10,12 +10,13 @@
 {{ config(materialized='view') }}
 
 with runs as (
-    select run_key, scope_key, finished_at from {{ ref('int_gorules__runs') }}
+    select run_key, scope_key, finished_at, is_deleted from {{ ref('int_gorules__runs') }}
 ),
 
 environment_names as (
     select environment_id, environment_key, environment_name
     from {{ ref('stg_gorules__environments') }}
+    where deleted_at is null
 ),
 
 jobs as (
@@ -34,7 +35,8 @@ jobs as (
         coalesce(jobs.environment_name, environment_names.environment_name) as environment_name,
         jobs.job_order,
         jobs.created_at,
-        runs.finished_at as run_finished_at
+        runs.finished_at as run_finished_at,
+        jobs.deleted_at is not null or runs.is_deleted as is_deleted
     from {{ ref('stg_gorules__deployment_jobs') }} as jobs
     inner join runs
         on {{ make_key(["'gorules'", 'jobs.project_id', 'jobs.run_id']) }} = runs.run_key
@@ -85,7 +87,8 @@ units as (
         case when status_map.status = 'DONE' then typed.run_finished_at end as finished_at,
         -- the job's times are its run's: left out of stage-time measures
         'run' as timing_source,
-        coalesce(stage_types.stage_type, 'OTHER') = 'DEPLOY' as is_deployment
+        coalesce(stage_types.stage_type, 'OTHER') = 'DEPLOY' as is_deployment,
+        typed.is_deleted
     from typed
     left join stage_types
         on typed.type_match_kind = stage_types.type_match_kind

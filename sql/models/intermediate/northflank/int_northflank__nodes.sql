@@ -21,7 +21,8 @@ with release_flow_nodes as (
         finished_at,
         attempts,
         error_message,
-        spec_sha
+        spec_sha,
+        deleted_at
     from {{ ref('stg_northflank__release_flow_run_nodes') }}
 ),
 
@@ -42,7 +43,8 @@ workflow_nodes as (
         finished_at,
         attempts,
         error_message,
-        spec_sha
+        spec_sha,
+        deleted_at
     from {{ ref('stg_northflank__workflow_run_nodes') }}
 ),
 
@@ -70,5 +72,6 @@ select
     finished_at,
     attempts,
     error_message,
-    case when lower(kind) = 'build' then spec_sha end as build_sha
+    case when lower(kind) = 'build' then spec_sha end as build_sha,
+    deleted_at is not null as is_deleted
 from nodes

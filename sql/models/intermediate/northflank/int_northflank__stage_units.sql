@@ -7,7 +7,7 @@
 {{ config(materialized='view') }}
 
 with runs as (
-    select run_key, scope_key, environment from {{ ref('int_northflank__runs') }}
+    select run_key, scope_key, environment, is_deleted from {{ ref('int_northflank__runs') }}
 ),
 
 nodes as (
@@ -22,6 +22,7 @@ nodes as (
         nodes.node_path,
         nodes.started_at,
         nodes.finished_at,
+        nodes.is_deleted or runs.is_deleted as is_deleted,
         {{ match_value('nodes.kind') }} as type_match_kind,
         {{ match_value('nodes.node_name') }} as type_match_name,
         '' as type_match_group
@@ -54,7 +55,8 @@ units as (
         nodes.started_at,
         nodes.finished_at,
         'unit' as timing_source,
-        false as is_deployment
+        false as is_deployment,
+        nodes.is_deleted
     from nodes
     left join stage_types
         on nodes.type_match_kind = stage_types.type_match_kind

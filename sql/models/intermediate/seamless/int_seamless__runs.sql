@@ -3,12 +3,16 @@
     - status/result: status_map (entity run); trigger: triggerType via trigger_type_map
     - commit: commitHash; the source marks runs it no longer polls as stale (`is_stale`)
     - a run spans environments (its DEPLOY stages have them): UNKNOWN; its deployments are its
-      DEPLOY_* stages, of the run's commit -#}
+      DEPLOY_* stages, of the run's commit
+    - deleted: the run, or its service, is gone from the provider -#}
 with runs as (
     select
-        {{ make_key(["'seamless'", 'service_id']) }} as scope_key,
-        *
-    from {{ ref('stg_seamless__runs') }}
+        {{ make_key(["'seamless'", 'runs.service_id']) }} as scope_key,
+        runs.*,
+        runs.deleted_at is not null or services.deleted_at is not null as is_deleted
+    from {{ ref('stg_seamless__runs') }} as runs
+    left join {{ ref('stg_seamless__services') }} as services
+        on runs.service_id = services.service_id
 ),
 
 mapped as (
@@ -32,7 +36,8 @@ mapped as (
         runs.finished_at,
         runs.updated_at,
         runs.is_stale as source_stale,
-        false as is_deployment
+        false as is_deployment,
+        runs.is_deleted
     from runs
     left join {{ status_map('seamless', 'run') }} as status_map
         on {{ status_lookup('runs.original_status') }} = status_map.status_lookup

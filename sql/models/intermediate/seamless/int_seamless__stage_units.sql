@@ -7,7 +7,7 @@
 {{ config(materialized='view') }}
 
 with runs as (
-    select run_key, scope_key, run_id from {{ ref('int_seamless__runs') }}
+    select run_key, scope_key, run_id, is_deleted from {{ ref('int_seamless__runs') }}
 ),
 
 stages as (
@@ -20,6 +20,7 @@ stages as (
         stages.original_status,
         stages.started_at,
         stages.finished_at,
+        stages.deleted_at is not null or runs.is_deleted as is_deleted,
         {{ match_value('stages.stage_kind') }} as type_match_kind,
         {{ match_value('stages.stage_kind') }} as type_match_name,
         '' as type_match_group
@@ -62,7 +63,8 @@ units as (
         stages.started_at,
         stages.finished_at,
         'unit' as timing_source,
-        coalesce(stage_types.stage_type = 'DEPLOY', false) as is_deployment
+        coalesce(stage_types.stage_type = 'DEPLOY', false) as is_deployment,
+        stages.is_deleted
     from stages
     left join stage_types
         on stages.type_match_kind = stage_types.type_match_kind

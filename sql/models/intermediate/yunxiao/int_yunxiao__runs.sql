@@ -2,19 +2,23 @@
     - scope: `{organizationId}/{pipelineId}`; the run id (numbered per pipeline) is also its name
     - status/result: status_map (entity run); trigger: triggerMode via trigger_type_map
     - commit: from the run's sources; a run spans environments (its deploy jobs have them): UNKNOWN
-    - its deployments are its deploy jobs/stages, of the run's commit -#}
+    - its deployments are its deploy jobs/stages, of the run's commit
+    - deleted: the run, or its pipeline, is gone from the provider -#}
 with runs as (
     select
-        {{ make_key(["'yunxiao'", make_key(['organization_id', 'pipeline_id'], '/')]) }} as scope_key,
-        cast(pipeline_run_id as {{ dbt.type_string() }}) as run_id,
-        cast(trigger_mode as {{ dbt.type_string() }}) as original_trigger,
-        original_status,
-        commit_sha,
-        created_at,
-        started_at,
-        finished_at,
-        updated_at
-    from {{ ref('stg_yunxiao__pipeline_runs') }}
+        {{ make_key(["'yunxiao'", make_key(['runs.organization_id', 'runs.pipeline_id'], '/')]) }} as scope_key,
+        cast(runs.pipeline_run_id as {{ dbt.type_string() }}) as run_id,
+        cast(runs.trigger_mode as {{ dbt.type_string() }}) as original_trigger,
+        runs.original_status,
+        runs.commit_sha,
+        runs.created_at,
+        runs.started_at,
+        runs.finished_at,
+        runs.updated_at,
+        runs.deleted_at is not null or pipelines.deleted_at is not null as is_deleted
+    from {{ ref('stg_yunxiao__pipeline_runs') }} as runs
+    left join {{ ref('stg_yunxiao__pipelines') }} as pipelines
+        on runs.organization_id = pipelines.organization_id and runs.pipeline_id = pipelines.pipeline_id
 ),
 
 mapped as (
@@ -39,7 +43,8 @@ mapped as (
         runs.updated_at,
         false as source_stale,
         false as is_deployment,
-        coalesce(runs.commit_sha, runs.run_id) as version
+        coalesce(runs.commit_sha, runs.run_id) as version,
+        runs.is_deleted
     from runs
     left join {{ status_map('yunxiao', 'run') }} as status_map
         on {{ status_lookup('runs.original_status') }} = status_map.status_lookup

@@ -2,11 +2,16 @@
 {{ config(materialized='view') }}
 
 with pipelines as (
-    select organization_id, pipeline_id, max(pipeline_name) as pipeline_name
+    select
+        organization_id,
+        pipeline_id,
+        max(pipeline_name) as pipeline_name,
+        max(case when is_deleted then 1 else 0 end) = 1 as is_deleted
     from (
-        select organization_id, pipeline_id, pipeline_name from {{ ref('stg_yunxiao__pipelines') }}
+        select organization_id, pipeline_id, pipeline_name, deleted_at is not null as is_deleted
+        from {{ ref('stg_yunxiao__pipelines') }}
         union all
-        select organization_id, pipeline_id, null from {{ ref('stg_yunxiao__pipeline_runs') }}
+        select organization_id, pipeline_id, null, false from {{ ref('stg_yunxiao__pipeline_runs') }}
     ) as named
     group by organization_id, pipeline_id
 ),
@@ -17,11 +22,13 @@ scopes as (
         'yunxiao' as provider,
         'pipeline' as scope_kind,
         scope_path,
-        scope_name
+        scope_name,
+        is_deleted
     from (
         select
             {{ make_key(['organization_id', 'pipeline_id'], '/') }} as scope_path,
-            coalesce(pipeline_name, cast(pipeline_id as {{ dbt.type_string() }})) as scope_name
+            coalesce(pipeline_name, cast(pipeline_id as {{ dbt.type_string() }})) as scope_name,
+            is_deleted
         from pipelines
     ) as named
 )

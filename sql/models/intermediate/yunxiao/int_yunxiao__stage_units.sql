@@ -8,7 +8,7 @@
 {{ config(materialized='view') }}
 
 with runs as (
-    select run_key, scope_key from {{ ref('int_yunxiao__runs') }}
+    select run_key, scope_key, is_deleted from {{ ref('int_yunxiao__runs') }}
 ),
 
 jobs as (
@@ -24,7 +24,8 @@ jobs as (
         original_status,
         stage_index,
         started_at,
-        finished_at
+        finished_at,
+        deleted_at
     from {{ ref('stg_yunxiao__pipeline_run_jobs') }}
 ),
 
@@ -41,7 +42,8 @@ stages_without_jobs as (
         stages.original_status,
         stages.stage_index,
         stages.started_at,
-        stages.finished_at
+        stages.finished_at,
+        stages.deleted_at
     from {{ ref('stg_yunxiao__pipeline_run_stages') }} as stages
     left join {{ ref('stg_yunxiao__pipeline_run_jobs') }} as jobs
         on stages.organization_id = jobs.organization_id
@@ -62,6 +64,7 @@ keyed as (
         runs.run_key,
         {{ make_key(['runs.run_key', 'unit_rows.unit_id']) }} as stage_key,
         runs.scope_key,
+        unit_rows.deleted_at is not null or runs.is_deleted as is_deleted,
         unit_rows.*,
         {{ match_value('unit_rows.original_type') }} as type_match_kind,
         {{ match_value('unit_rows.stage_name') }} as type_match_name,
@@ -128,7 +131,8 @@ units as (
         classified.started_at,
         classified.finished_at,
         'unit' as timing_source,
-        classified.stage_type = 'DEPLOY' as is_deployment
+        classified.stage_type = 'DEPLOY' as is_deployment,
+        classified.is_deleted
     from classified
     left join (
         select 'job' as status_entity, * from {{ status_map('yunxiao', 'job') }} as job_statuses
