@@ -16,8 +16,15 @@ the wall span and summed node time from run_results.json, plus the slowest model
     .venv/bin/python bench/bench_models.py --scale large --skip-load      # models on the kept load
     .venv/bin/python bench/bench_models.py --scale large --skip-load --write   # + BENCHMARKS.md
 
+    .venv/bin/python bench/bench_models.py --scale small --engines duckdb --build-once --snapshot before
+    .venv/bin/python bench/bench_models.py --scale small --engines duckdb --skip-load --build-once \
+        --compare before                                                   # marts row for row vs before
+
 The loaded databases are kept in ``--work`` (default /tmp/cicd-bench-models-<scale>) and the
-PostgreSQL database, so the models phase can be repeated. ``--write`` replaces the
+PostgreSQL database, so the models phase can be repeated. ``--snapshot NAME`` copies every mart of the
+DuckDB build into ``--work``/marts-NAME.duckdb; ``--compare NAME`` checks the current marts against it
+with ``EXCEPT ALL`` both ways (a refactoring that must not change a single row), exiting 1 on any
+difference. ``--write`` replaces the
 ``## Models (dbt)`` section of BENCHMARKS.md with the figures (the load figures come from the
 ``load.json`` the load phase wrote).
 """
@@ -48,6 +55,7 @@ CLOCK = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 BENCHMARKS = ROOT / "BENCHMARKS.md"
 SECTION = "## Models (dbt)"
 MARTS = (
+    "dim_scopes",
     "fct_pipeline_runs",
     "fct_stage_runs",
     "fct_deployments",
@@ -329,12 +337,20 @@ def mart_counts(engine: str, work: Path, pg_url: str | None) -> dict[str, int]:
     return counts
 
 
-def time_models(engine: str, work: Path, pg_url: str | None) -> dict:
+def engine_kwargs(engine: str, work: Path, pg_url: str | None) -> dict:
+    """build_models' arguments for the bench's database of `engine`, as of the world's clock (so the DORA
+    window holds the loaded data, as in the demo)."""
     kwargs = {"destination": engine, "work_dir": work / f"dbt-{engine}", "quiet": True}
+    kwargs["vars"] = {"as_of": CLOCK.isoformat()}
     if engine == "duckdb":
         kwargs["duckdb_path"] = work / "cicd.duckdb"
     else:
         kwargs["postgres_credentials"] = pg_url
+    return kwargs
+
+
+def time_models(engine: str, work: Path, pg_url: str | None) -> dict:
+    kwargs = engine_kwargs(engine, work, pg_url)
     out: dict = {"load_average_before": load_average()}
     out["parse_cold_sec"] = dbt_parse(engine, work, pg_url, cold=True)
     out["parse_warm_sec"] = dbt_parse(engine, work, pg_url, cold=False)
@@ -363,6 +379,63 @@ def time_models(engine: str, work: Path, pg_url: str | None) -> dict:
         )
     out["load_average_after"] = load_average()
     out["mart_rows"] = mart_counts(engine, work, pg_url)
+    return out
+
+
+def snapshot_marts(work: Path, name: str) -> Path:
+    """Copy every mart of the DuckDB build into work/marts-<name>.duckdb (replacing an older copy)."""
+    import duckdb
+
+    path = work / f"marts-{name}.duckdb"
+    path.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(f"attach '{work / 'cicd.duckdb'}' as built (read_only)")
+    for mart in MARTS:
+        con.execute(f"create table main.{mart} as select * from built.analytics.{mart}")
+    con.close()
+    return path
+
+
+def compare_marts(work: Path, name: str) -> dict[str, dict]:
+    """Each mart of the DuckDB build against the snapshot `name`: rows only in the build and rows only
+    in the snapshot (EXCEPT ALL both ways, over the columns both have), and columns only in one."""
+    import duckdb
+
+    con = duckdb.connect(str(work / "cicd.duckdb"), read_only=True)
+    con.execute(f"attach '{work / f'marts-{name}.duckdb'}' as snap (read_only)")
+
+    def columns(catalog: str, schema: str, table: str) -> list[str]:
+        return [
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_catalog = ? and table_schema = ? and table_name = ? order by column_name",
+                [catalog, schema, table],
+            ).fetchall()
+        ]
+
+    out = {}
+    for mart in MARTS:
+        built = columns("cicd", "analytics", mart)
+        before = columns("snap", "main", mart)
+        common = ", ".join(f'"{c}"' for c in built if c in before)
+        new_rows, old_rows = (
+            con.execute(
+                f"select count(*) from (select {common} from {a} except all select {common} from {b})"
+            ).fetchone()[0]
+            for a, b in (
+                (f"analytics.{mart}", f"snap.main.{mart}"),
+                (f"snap.main.{mart}", f"analytics.{mart}"),
+            )
+        )
+        out[mart] = {
+            "rows": con.execute(f"select count(*) from analytics.{mart}").fetchone()[0],
+            "only_in_build": new_rows,
+            "only_in_snapshot": old_rows,
+            "columns_added": [c for c in built if c not in before],
+            "columns_removed": [c for c in before if c not in built],
+        }
+    con.close()
     return out
 
 
@@ -490,6 +563,11 @@ def main() -> None:
         default="sources",
         help="load PostgreSQL through the sources (default) or copy the DuckDB raw layer through dlt",
     )
+    parser.add_argument(
+        "--build-once", action="store_true", help="one build (seeds, models, tests) instead of the timings"
+    )
+    parser.add_argument("--snapshot", metavar="NAME", help="copy the DuckDB marts to marts-NAME.duckdb")
+    parser.add_argument("--compare", metavar="NAME", help="compare the DuckDB marts with snapshot NAME")
     parser.add_argument("--write", action="store_true", help="replace the section in BENCHMARKS.md")
     parser.add_argument("--notes", default=None, help="a file of findings appended to the section")
     args = parser.parse_args()
@@ -514,6 +592,22 @@ def main() -> None:
         load_report["engines"]["postgres"] = copied
         (work / "load.json").write_text(json.dumps(load_report, indent=2))
     if args.load_only:
+        return
+
+    if args.build_once:
+        for engine in args.engines:
+            result = build_models(**engine_kwargs(engine, work, pg_url), raise_on_error=False)
+            log(f"{engine}: {result}")
+        if args.snapshot:
+            log(f"marts copied to {snapshot_marts(work, args.snapshot)}")
+        if args.compare:
+            differences = compare_marts(work, args.compare)
+            for mart, found in differences.items():
+                log(f"{mart}: {json.dumps(found)}")
+            changed = [m for m, f in differences.items() if f["only_in_build"] or f["only_in_snapshot"]]
+            log(f"marts differing from {args.compare!r}: {', '.join(changed) or 'none'}")
+            if changed:
+                raise SystemExit(1)
         return
 
     models_report = {}

@@ -66,10 +66,16 @@ def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
 @main.command()
 @click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False))
 @click.option("--destination", type=click.Choice(["duckdb", "postgres"]), default="duckdb", show_default=True)
-def models(duckdb_path, destination) -> None:
+@click.option(
+    "--dora-window-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Days of the DORA summary's window, ending now (default 90).",
+)
+def models(duckdb_path, destination, dora_window_days) -> None:
     """(Re)build the SQL models and run their data tests on what is loaded."""
     from pipelines.config import ConfigError, resolve_destination
-    from pipelines.models import build_models
+    from pipelines.models import build_models, coverage_warning
 
     try:
         target = resolve_destination(destination, duckdb_path)
@@ -81,11 +87,15 @@ def models(duckdb_path, destination) -> None:
             destination=target.kind,
             duckdb_path=target.duckdb_path,
             postgres_credentials=target.postgres_credentials,
+            vars={"dora_window_days": dora_window_days} if dora_window_days else None,
         )
     except FileNotFoundError as exc:  # no DuckDB file yet: nothing was loaded
         raise click.ClickException(str(exc)) from None
     # a failed build raises ModelsError (a ClickException): it names each failed model/test
     click.echo(result.summary())
+    warning = coverage_warning(target.kind, target.duckdb_path, target.postgres_credentials)
+    if warning:
+        click.echo(warning, err=True)
 
 
 @main.command()

@@ -38,6 +38,7 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
     say(f"Starting the provider simulator ({scale} world) ...")
     handle = simulator.launch(scale=scale)
     try:
+        as_of = handle.clock_datetime  # the simulated world's "now": what the DORA window ends at
         with temporary_environment({**handle.env(), "CICD_ETL_PIPELINES_DIR": str(out_dir / ".pipelines")}):
             say(f"Loading {', '.join(PROVIDERS)} from {handle.base_url} into {destination.duckdb_path}")
             with show_progress(PROVIDERS):
@@ -50,7 +51,12 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
     from pipelines.report import render_report
 
     say("Building the models (dbt build: seeds, models, data tests) ...")
-    result = build_models(destination="duckdb", duckdb_path=destination.duckdb_path, quiet=True)
+    result = build_models(
+        destination="duckdb",
+        duckdb_path=destination.duckdb_path,
+        quiet=True,
+        vars={"as_of": as_of.isoformat()},
+    )
     say(result.summary())
     say("Rendering the report ...")
     report_path = render_report(destination.duckdb_path, out_dir / "cicd_report.html")
@@ -81,7 +87,7 @@ def summary_table(duckdb_path: Path) -> str:
             ).fetchall()
         )
         dora = con.execute(
-            """select window_days, deployment_days_per_month_p50, deployment_frequency_tier,
+            """select window_days, days_covered, deployment_days_per_week_p50, deployment_frequency_tier,
                       lead_time_p50_hours, lead_time_tier, change_failure_rate, change_failure_rate_tier,
                       recovery_time_p50_hours, recovery_time_tier
                from analytics.mart_dora_summary where is_all_services"""
@@ -101,13 +107,19 @@ def summary_table(duckdb_path: Path) -> str:
     return "\n".join(lines)
 
 
-def _dora_line(days, per_month, df_tier, lead_h, lead_tier, cfr, cfr_tier, recovery_h, rec_tier) -> str:
+def _dora_line(
+    days, covered, per_week, df_tier, lead_h, lead_tier, cfr, cfr_tier, recovery_h, rec_tier
+) -> str:
+    """The all-services DORA summary in one line, as the report's headline states it (the same window,
+    deployment frequency as median deployment days per week)."""
+
     def measure(value, text, tier):
         return f"{text.format(value)} ({tier})" if value is not None else "n/a (no data)"
 
+    coverage = f" (data covers {covered} of {days} days)" if covered is not None and covered < days else ""
     return (
-        f"DORA, all services, last {days} days: "
-        f"deployment frequency {measure(per_month, '{:.1f} days/month', df_tier)} · "
+        f"DORA, all services, last {days} days{coverage}: "
+        f"deployment frequency {measure(per_week, '{:.1f} days/week', df_tier)} · "
         f"lead time p50 {measure(lead_h, '{:.1f} h', lead_tier)} · "
         f"change failure rate {measure(cfr, '{:.1%}', cfr_tier)} · "
         f"recovery time p50 {measure(recovery_h, '{:.1f} h', rec_tier)}"

@@ -236,6 +236,7 @@ def build_models(
     run_tests: bool = True,
     vars: Mapping[str, Any] | None = None,
     *,
+    unit_tests: bool = False,
     select: str | None = None,
     full_refresh: bool = False,
     work_dir: str | os.PathLike | None = None,
@@ -247,6 +248,8 @@ def build_models(
     destination: "duckdb" (the file `duckdb_path`, default from dlt config / ./cicd.duckdb) or
     "postgres" (`postgres_credentials`, default DESTINATION__POSTGRES__CREDENTIALS).
     run_tests: run the data tests too (default); False builds seeds and models only.
+    unit_tests: also run the dbt unit tests of the SQL logic (tests and CI; off by default, as dbt
+    advises for production builds: they test the code on fixed inputs, not the loaded data).
     vars: dbt vars, e.g. {"dora_window_days": 30, "dora_report_year": 2021}.
     select: a dbt selection (e.g. "mart_dora_summary") to build part of the project.
     quiet: print only dbt's errors (default); False prints dbt's line per node.
@@ -270,8 +273,9 @@ def build_models(
         "--log-path",
         str(base / "logs"),
     ]
-    if not run_tests:
-        args += ["--exclude-resource-type", "test", "unit_test"]
+    excluded = ([] if run_tests else ["test"]) + ([] if unit_tests and run_tests else ["unit_test"])
+    if excluded:
+        args += ["--exclude-resource-type", *excluded]
     if select:
         args += ["--select", select]
     if full_refresh:
@@ -307,3 +311,60 @@ def build_models(
     if not result.ok and raise_on_error:
         raise ModelsError(result)
     return result
+
+
+# --- what the seeds do not map ---------------------------------------------------------------------
+
+# mart_metric_coverage rows that name values no seed maps: the metric whose population is every row of
+# that kind (runs, stage units, deployment candidates), so each value is listed once.
+_UNMAPPED_SQL = """
+    select provider, metric, reason, detail, rows_with_reason
+    from analytics.mart_metric_coverage
+    where rows_with_reason > 0
+      and ((reason = 'unmapped_status' and metric in ('run_failure_rate', 'stage_failure_rate'))
+           or (reason = 'unknown_environment' and metric = 'deployment_frequency'))
+    order by provider, metric_order
+"""
+_WHAT = {
+    "run_failure_rate": "runs",
+    "stage_failure_rate": "stage units",
+    "deployment_frequency": "deployments",
+}
+_SEED = {"unmapped_status": "status_map.csv", "unknown_environment": "environment_rules.csv"}
+
+
+def coverage_warning(
+    destination: str = "duckdb",
+    duckdb_path: str | os.PathLike | None = None,
+    postgres_credentials: str | Mapping[str, Any] | None = None,
+) -> str | None:
+    """A short warning naming the status values and environment names no seed maps (as counted in
+    analytics.mart_metric_coverage after a build) and the seed to edit; None when everything maps."""
+    rows = _query(destination, duckdb_path, postgres_credentials, _UNMAPPED_SQL)
+    if not rows:
+        return None
+    lines = ["coverage: values no seed maps (their rows are left out; see analytics.mart_metric_coverage):"]
+    for provider, metric, reason, detail, _count in rows:
+        what = "unmapped status" if reason == "unmapped_status" else "unknown environment"
+        lines.append(f"  {provider} {_WHAT[metric]}: {what} {detail}")
+    seeds = sorted({_SEED[reason] for _p, _m, reason, _d, _c in rows})
+    where = ", ".join(str(SQL_DIR / "seeds" / seed) for seed in seeds)
+    lines.append(f"  map them in {where}, then run `cicd-etl models` again")
+    return "\n".join(lines)
+
+
+def _query(destination, duckdb_path, postgres_credentials, sql: str) -> list[tuple]:
+    if destination == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(_duckdb_path(duckdb_path)), read_only=True) as con:
+            return con.execute(sql).fetchall()
+    import psycopg2
+
+    con = psycopg2.connect(_postgres_credentials(postgres_credentials))
+    try:
+        with con.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    finally:
+        con.close()

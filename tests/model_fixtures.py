@@ -17,13 +17,22 @@ Services (names line up across providers, as in the simulator):
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import dlt
+import pytest
 
+from pipelines.models import ModelsResult, build_models
 from sources.raw_tables import RAW_TABLES, dlt_columns, primary_key
+
+PG_URL_ENV = "CICD_ETL_TEST_POSTGRES"
 
 
 def t(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
@@ -446,6 +455,105 @@ def fixture_rows() -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
+def window_fixture_rows() -> dict[str, list[dict[str, Any]]]:
+    """A second, small world for the DORA window and stage timing, read as of Friday 2024-03-08 18:00:
+
+      daily   Seamless service svc-daily: a production deployment every day for 10 days, 02-28 .. 03-08
+      fresh   Seamless service svc-fresh: a production deployment every day 02-26 .. 03-04 (one complete
+              ISO week, 02-26 .. 03-03), then none in the rest of the current, partial week
+      rules   GoRules project rules-3: one run, 03-04 08:00 .. 18:00, with three jobs (Development,
+              Staging, Production), none with times of its own
+    and what the models must leave out or call stale:
+      deleted     daily's run of 03-05 10:00 (a second deployment that day) is deleted at the provider;
+                  so is fresh's BUILD stage of 02-27, and the whole service svc-gone (one run)
+      unfinished  fresh's run of 02-27 10:00 stuck IN_PROGRESS (stale: no activity for more than 168 h
+                  before Seamless's newest), daily's run of 03-08 09:00 still IN_PROGRESS (in flight);
+                  Yunxiao pipeline org-1/101: a run WAITING since 02-20 (stale; Yunxiao never says so
+                  itself) and a run that succeeded on 03-08
+    Only these tables are loaded; the others read as empty (models build for any subset of providers).
+    """
+
+    def day(month: int, dom: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2024, month, dom, hour, minute, tzinfo=UTC)
+
+    seamless_days = {
+        "svc-daily": [(2, d) for d in range(28, 30)] + [(3, d) for d in range(1, 9)],
+        "svc-fresh": [(2, d) for d in range(26, 30)] + [(3, d) for d in range(1, 5)],
+    }
+    runs, stages = [], []
+    for service, days in seamless_days.items():
+        for month, dom in days:
+            run_id = f"{service}-{month:02d}{dom:02d}"
+            start, end = day(month, dom, 8), day(month, dom, 8, 30)
+            runs.append(_sm_run(run_id, service, "SUCCESS", start, start, end, None))
+            stages.append(_sm_stage(run_id, "BUILD", "SUCCESS", start, day(month, dom, 8, 20)))
+            stages.append(_sm_stage(run_id, "DEPLOY_PROD", "SUCCESS", day(month, dom, 8, 20), end))
+    gone = day(3, 6, 0)  # when a full scan no longer listed it
+    deleted_run = _sm_run(
+        "svc-daily-0305b", "svc-daily", "SUCCESS", day(3, 5, 10), day(3, 5, 10), day(3, 5, 10, 30), None
+    )
+    runs.append({**deleted_run, "deleted_at": gone})
+    stages.append(_sm_stage("svc-daily-0305b", "BUILD", "SUCCESS", day(3, 5, 10), day(3, 5, 10, 20)))
+    stages.append(
+        _sm_stage("svc-daily-0305b", "DEPLOY_PROD", "SUCCESS", day(3, 5, 10, 20), day(3, 5, 10, 30))
+    )
+    stages = [
+        {**stage, "deleted_at": gone} if stage["id"] == "svc-fresh-0227-build" else stage for stage in stages
+    ]
+    runs.append(
+        _sm_run("svc-gone-1", "svc-gone", "SUCCESS", day(3, 1, 8), day(3, 1, 8), day(3, 1, 8, 30), None)
+    )
+    stages.append(_sm_stage("svc-gone-1", "DEPLOY_PROD", "SUCCESS", day(3, 1, 8, 20), day(3, 1, 8, 30)))
+    for run_id, service, created in (
+        ("svc-fresh-stuck", "svc-fresh", day(2, 27, 10)),
+        ("svc-daily-now", "svc-daily", day(3, 8, 9)),
+    ):
+        runs.append(_sm_run(run_id, service, "IN_PROGRESS", created, created, None, None))
+        stages.append(_sm_stage(run_id, "DEPLOY_PROD", "IDLE", created))
+    services = [
+        {
+            "id": service,
+            "name": service.removeprefix("svc-"),
+            "pipeline_id": "pl-1",
+            "github_repo_url": None,
+            "use_staging": False,
+            "auto_deploy": True,
+            "created_at": day(2, 1, 0),
+            "updated_at": day(2, 1, 0),
+            "last_run_at": None,
+        }
+        for service in [*seamless_days, "svc-gone"]
+    ]
+    services[-1]["deleted_at"] = gone
+    run = {**_gr_run("g1", "completed", day(3, 4, 8), day(3, 4, 18), 1), "project_id": "rules-3"}
+    jobs = []
+    for order, (key, name) in enumerate(
+        [("development", "Development"), ("staging", "Staging"), ("production", "Production")], start=1
+    ):
+        job = _gr_job("g1", f"j{order}", "env-dev", order, "completed", day(3, 4, 8))
+        jobs.append(
+            {
+                **job,
+                "project_id": "rules-3",
+                "environment_id": f"env-{key}",
+                "environment_key": key,
+                "environment_name": name,
+            }
+        )
+    yunxiao_runs = [
+        _yx_run(7001, "WAITING", day(2, 20, 10), day(2, 20, 10), None, None),
+        _yx_run(7002, "SUCCESS", day(3, 8, 11), day(3, 8, 11), day(3, 8, 12), None),
+    ]
+    return {
+        "yunxiao_pipeline_runs": yunxiao_runs,
+        "seamless_services": services,
+        "seamless_runs": runs,
+        "seamless_stages": stages,
+        "gorules_deployment_runs": [run],
+        "gorules_deployment_jobs": jobs,
+    }
+
+
 def load_fixture(destination: Any, pipelines_dir: Path, rows: dict[str, list[dict]] | None = None) -> None:
     """Load the fixture rows into dataset `cicd_raw` of `destination` through dlt, with the column
     hints of sources/raw_tables.py (as the provider sources do), merging on the natural keys."""
@@ -470,3 +578,92 @@ def load_fixture(destination: Any, pipelines_dir: Path, rows: dict[str, list[dic
     )
     info = pipeline.run(fixture_source())
     info.raise_on_failed_jobs()
+
+
+# --- a built warehouse -----------------------------------------------------------------------------
+
+
+class Warehouse:
+    """A built warehouse: the build result and a way to query it (rows as dicts)."""
+
+    def __init__(self, engine: str, result: ModelsResult | None, connect, build_kwargs: dict[str, Any]):
+        self.engine = engine
+        self.result = result
+        self._connect = connect
+        self.build_kwargs = build_kwargs
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        with self._connect() as cursor:
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def by(self, sql: str, *key: str) -> dict[Any, dict[str, Any]]:
+        out = {}
+        for row in self.rows(sql):
+            out[row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)] = row
+        return out
+
+
+def duckdb_connect(path: Path):
+    import duckdb
+
+    @contextmanager
+    def connect():
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            yield con.cursor()
+        finally:
+            con.close()
+
+    return connect
+
+
+def postgres_connect(url: str):
+    import psycopg2
+
+    @contextmanager
+    def connect():
+        con = psycopg2.connect(url)
+        try:
+            yield con.cursor()
+        finally:
+            con.close()
+
+    return connect
+
+
+@contextmanager
+def built_warehouse(
+    engine: str, tmp: Path, vars: dict[str, Any], rows: dict[str, list[dict]] | None = None
+) -> Iterator[Warehouse]:
+    """`rows` (default: the fixture) loaded through dlt into a fresh DuckDB file or PostgreSQL database
+    (skipped without CICD_ETL_TEST_POSTGRES), then every model, data test and unit test built with
+    `vars`. The PostgreSQL database is dropped afterwards."""
+    if engine == "duckdb":
+        path = tmp / "cicd.duckdb"
+        load_fixture(dlt.destinations.duckdb(str(path)), tmp / "dlt", rows)
+        kwargs = {"destination": "duckdb", "duckdb_path": path, "work_dir": tmp / "dbt", "quiet": True}
+        result = build_models(**kwargs, vars=vars, unit_tests=True)
+        yield Warehouse("duckdb", result, duckdb_connect(path), {**kwargs, "vars": vars})
+        return
+
+    base_url = os.environ.get(PG_URL_ENV)
+    if not base_url:
+        pytest.skip(f"{PG_URL_ENV} is not set (see .ci/postgres.sh)")
+    import psycopg2
+
+    dbname = f"cicd_models_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(base_url)
+    admin.autocommit = True
+    admin.cursor().execute(f'create database "{dbname}"')
+    url = urlunsplit(urlsplit(base_url)._replace(path=f"/{dbname}"))
+    try:
+        load_fixture(dlt.destinations.postgres(url), tmp / "dlt", rows)
+        kwargs = {"destination": "postgres", "postgres_credentials": url, "work_dir": tmp / "dbt"}
+        kwargs["quiet"] = True
+        result = build_models(**kwargs, vars=vars, unit_tests=True)
+        yield Warehouse("postgres", result, postgres_connect(url), {**kwargs, "vars": vars})
+    finally:
+        admin.cursor().execute(f'drop database if exists "{dbname}" with (force)')
+        admin.close()

@@ -11,121 +11,28 @@ i + f = (n - 1) * p.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import dlt
 import pytest
-from model_fixtures import load_fixture
+from model_fixtures import Warehouse, built_warehouse, duckdb_connect
 
-from pipelines.models import ModelsError, ModelsResult, build_models
+from pipelines.models import ModelsError, build_models, coverage_warning
 
-PG_URL_ENV = "CICD_ETL_TEST_POSTGRES"
 WEEK = date(2024, 3, 4)
 HOUR = 3600.0
-
-
-class Warehouse:
-    """A built warehouse: the build result and a way to query it (rows as dicts)."""
-
-    def __init__(self, engine: str, result: ModelsResult, connect, build_kwargs: dict[str, Any]):
-        self.engine = engine
-        self.result = result
-        self._connect = connect
-        self.build_kwargs = build_kwargs
-
-    def rows(self, sql: str) -> list[dict[str, Any]]:
-        with self._connect() as (cursor, close):
-            cursor.execute(sql)
-            names = [d[0] for d in cursor.description]
-            out = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            close()
-        return out
-
-    def by(self, sql: str, *key: str) -> dict[Any, dict[str, Any]]:
-        out = {}
-        for row in self.rows(sql):
-            out[row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)] = row
-        return out
-
-
-def _duckdb_connect(path: Path):
-    from contextlib import contextmanager
-
-    import duckdb
-
-    @contextmanager
-    def connect():
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            yield con.cursor(), (lambda: None)
-        finally:
-            con.close()
-
-    return connect
-
-
-def _postgres_connect(url: str):
-    from contextlib import contextmanager
-
-    import psycopg2
-
-    @contextmanager
-    def connect():
-        con = psycopg2.connect(url)
-        try:
-            yield con.cursor(), (lambda: None)
-        finally:
-            con.close()
-
-    return connect
-
-
-def _with_database(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
+# The build's as-of time: the Monday after the fixture's week, so that week is complete.
+AS_OF = {"as_of": "2024-03-11T00:00:00Z"}
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(request, tmp_path_factory) -> Iterator[Warehouse]:
-    tmp = tmp_path_factory.mktemp(f"models-{request.param}")
-    if request.param == "duckdb":
-        path = tmp / "cicd.duckdb"
-        load_fixture(dlt.destinations.duckdb(str(path)), tmp / "dlt")
-        kwargs = {"destination": "duckdb", "duckdb_path": path, "work_dir": tmp / "dbt", "quiet": True}
-        result = build_models(**kwargs)
-        yield Warehouse("duckdb", result, _duckdb_connect(path), kwargs)
-        return
-
-    base_url = os.environ.get(PG_URL_ENV)
-    if not base_url:
-        pytest.skip(f"{PG_URL_ENV} is not set (see .ci/postgres.sh)")
-    import psycopg2
-
-    dbname = f"cicd_models_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(base_url)
-    admin.autocommit = True
-    admin.cursor().execute(f'create database "{dbname}"')
-    url = _with_database(base_url, dbname)
-    try:
-        load_fixture(dlt.destinations.postgres(url), tmp / "dlt")
-        kwargs = {
-            "destination": "postgres",
-            "postgres_credentials": url,
-            "work_dir": tmp / "dbt",
-            "quiet": True,
-        }
-        result = build_models(**kwargs)
-        yield Warehouse("postgres", result, _postgres_connect(url), kwargs)
-    finally:
-        admin.cursor().execute(f'drop database if exists "{dbname}" with (force)')
-        admin.close()
+    with built_warehouse(request.param, tmp_path_factory.mktemp(f"models-{request.param}"), AS_OF) as built:
+        yield built
 
 
 def approx(value: float) -> Any:
@@ -135,13 +42,14 @@ def approx(value: float) -> Any:
 # --- the build and its data tests ------------------------------------------------------------------
 
 
-def test_build_runs_every_model_and_data_test_and_all_pass(warehouse):
+def test_build_runs_every_model_data_test_and_unit_test_and_all_pass(warehouse):
     result = warehouse.result
     assert result.ok, str(result)
     assert result.failures == []
     assert result.count("seed") == 6
-    assert result.count("model") >= 37
+    assert result.count("model") >= 47
     assert result.count("test") >= 150
+    assert result.count("unit_test") >= 8  # each provider's mapping: runs and stage units
     marts = {
         "fct_pipeline_runs",
         "fct_stage_runs",
@@ -168,6 +76,7 @@ def test_models_live_in_their_own_schemas(warehouse):
     assert schemas["mart_dora_summary"] == "analytics"
     assert schemas["stg_seamless__runs"] == "analytics_staging"
     assert schemas["int_pipeline_runs__unioned"] == "analytics_intermediate"
+    assert schemas["int_seamless__runs"] == "analytics_intermediate"
     assert schemas["status_map"] == "analytics_seeds"
 
 
@@ -305,6 +214,8 @@ def test_stage_units_types_environments_and_sequence(warehouse):
     check("gorules:proj-rules:gr5:j9", "DEPLOY", "QUEUED", None, None, "PRODUCTION")  # not_started
     check("gorules:proj-rules:gr6:j10", "DEPLOY", "OTHER", None, None, "DEVELOPMENT")  # "exploded"
     check("gorules:proj-rules:gr7:j11", "DEPLOY", "DONE", "SUCCESS", 600, "UNKNOWN")  # "sandbox-eu"
+    assert {s["timing_source"] for k, s in stages.items() if k.startswith("gorules:")} == {"run"}
+    assert {s["timing_source"] for k, s in stages.items() if not k.startswith("gorules:")} == {"unit"}
     check("yunxiao:org-1/101:5001:9001", "BUILD", "DONE", "SUCCESS", 600, None, 1)  # 构建
     check("yunxiao:org-1/101:5001:9002", "DEPLOY", "DONE", "SUCCESS", 600, "PRODUCTION", 2)  # 部署到生产环境
     check("yunxiao:org-1/101:5002:9004", "DEPLOY", "DONE", "FAILURE", 600, "PRODUCTION")  # deploy-prod
@@ -326,17 +237,19 @@ def test_stage_health_weekly(warehouse):
     health = warehouse.by(
         "select * from analytics.mart_stage_health_weekly", "provider", "stage_type", "stage_name"
     )
-    # GoRules Production jobs: j2 S 1800, j4 F 600, j5 S 3600, j7 CANCELLED 300 (j9 queued: not DONE)
+    # GoRules Production jobs: j2 S, j4 F, j5 S, j7 CANCELLED (j9 queued: not DONE). Their times are
+    # their runs' (timing_source run): counted, but no stage time
     prod = health[("gorules", "DEPLOY", "Production")]
     assert (prod["stages_finished"], prod["succeeded"], prod["failed"], prod["cancelled"]) == (4, 2, 1, 1)
     assert prod["failure_rate"] == approx(1 / 3)
-    assert prod["duration_p50_sec"] == approx(1800)  # [600, 1800, 3600]
+    assert (prod["run_timed_stages"], prod["duration_p50_sec"], prod["duration_p90_sec"]) == (4, None, None)
     # Yunxiao deploy-prod jobs: 9004 F 600, 9005 S 600, 9006 CANCELLED 300
     deploy_prod = health[("yunxiao", "DEPLOY", "deploy-prod")]
     assert (deploy_prod["stages_finished"], deploy_prod["failure_rate"]) == (3, approx(0.5))
     # Seamless UNIT_TEST: sr1 S 120, sr2 F 240
     unit = health[("seamless", "TEST", "UNIT_TEST")]
     assert (unit["failure_rate"], unit["duration_p50_sec"]) == (approx(0.5), approx(180))
+    assert unit["run_timed_stages"] == 0
 
 
 # --- deployments ----------------------------------------------------------------------------------
@@ -458,22 +371,30 @@ def test_dora_weekly(warehouse):
     billing = weekly[("billing", "PRODUCTION")]
     assert billing["lead_time_p50_hours"] == approx(1510 / HOUR)  # (1220 + 1800) / 2
     assert billing["recovery_time_p50_hours"] == approx(1.25)  # 4500 s
+    # as of Monday 03-11 00:00 the week of 03-04 is over, and every service's data began by 03-04
+    assert all(row["is_complete_week"] for row in weekly.values())
 
 
-def test_dora_summary_default_window(warehouse):
+def test_dora_summary_window_ends_at_the_as_of_time_and_starts_with_the_data(warehouse):
     summary = warehouse.by("select * from analytics.mart_dora_summary", "service")
     assert set(summary) == {"(all services)", "checkout", "storefront", "pricing-rules", "billing"}
-    # window: 90 days ending at the latest finished production deployment, gr3 03-06 15:00
+    # window: 90 days ending at the build's as-of time (var as_of, Monday 2024-03-11 00:00)
     everything = summary["(all services)"]
     assert everything["is_all_services"] is True
-    assert str(everything["window_end"]) == "2024-03-06 15:00:00"
-    assert str(everything["window_start"]) == "2023-12-07 15:00:00"
-    # 8 successes on 3 distinct days (03-04, 03-05, 03-06), all in the week of 03-04: the ISO-week spine
-    # 2023-12-04 .. 2024-03-04 has 14 weeks, 13 of them 0 → median 0; months Dec..Mar [0, 0, 0, 3] → 0
+    assert str(everything["window_end"]) == "2024-03-11 00:00:00"
+    assert str(everything["window_start"]) == "2023-12-12 00:00:00"
+    # the earliest loaded run of these services: storefront's stale sr4, created 03-01 10:00 -> day 03-01;
+    # 03-01 00:00 .. 03-11 00:00 = 10 days; complete ISO weeks inside: only 03-04 (02-26 began earlier)
+    assert str(everything["data_start"]) == "2024-03-01 00:00:00"
+    covered = (everything["days_covered"], everything["complete_weeks"], everything["complete_months"])
+    assert covered == (10, 1, 0)
+    # 8 successes on 3 distinct days (03-04, 03-05, 03-06): the one complete week has 3 deployment days
+    # (high); no complete month, so 3 days pro-rated: 3 x 30.4375 / 10; six months: 3 x 182.5 / 10
     assert (everything["deployments"], everything["deployment_days"]) == (8, 3)
-    assert everything["deployment_days_per_week_p50"] == approx(0)
-    assert everything["deployment_days_per_month_p50"] == approx(0)
-    assert everything["deployment_frequency_tier"] == "low"
+    assert everything["deployment_days_per_week_p50"] == approx(3)
+    assert everything["deployment_days_per_month_p50"] == approx(3 * 30.4375 / 10)
+    assert everything["deployment_days_per_six_months"] == approx(54.75)
+    assert everything["deployment_frequency_tier"] == "high"
     # lead times sorted [1200, 1220, 1800, 1800, 1800, 3600, 3910, 5400]: p50 = 1800; p90 pos 6.3 →
     # 3910 + 0.3 * 1490 = 4357
     assert everything["lead_time_p50_hours"] == approx(0.5)
@@ -487,85 +408,221 @@ def test_dora_summary_default_window(warehouse):
     assert everything["recovery_time_tier"] == "high"  # 1 h .. 1 day
 
     expected = {
-        # service: (lead p50 s, lead p90 s, CFR, recovery p50 s, lead tier, recovery tier)
-        "checkout": (4655, 5251, 1 / 3, 8400, "elite", "high"),
-        "storefront": (1500, 1740, 1 / 3, 72000, "elite", "high"),  # [1200, 1800]; 20 h
-        "pricing-rules": (2700, 3420, 1 / 3, 89400, "elite", "medium"),  # [1800, 3600]; 24.8 h
-        "billing": (1510, 1742, 1 / 3, 4500, "elite", "high"),  # [1220, 1800]; 1.25 h
+        # service: (data start day, days covered, lead p50 s, lead p90 s, CFR, recovery p50 s, tiers)
+        "checkout": ("2024-03-04", 7, 4655, 5251, 1 / 3, 8400, "elite", "high"),
+        "storefront": ("2024-03-01", 10, 1500, 1740, 1 / 3, 72000, "elite", "high"),  # [1200, 1800]; 20 h
+        "pricing-rules": ("2024-03-04", 7, 2700, 3420, 1 / 3, 89400, "elite", "medium"),  # 24.8 h
+        "billing": ("2024-03-04", 7, 1510, 1742, 1 / 3, 4500, "elite", "high"),  # [1220, 1800]; 1.25 h
     }
-    for service, (lt50, lt90, cfr, rec, lt_tier, rec_tier) in expected.items():
+    for service, (start, days, lt50, lt90, cfr, rec, lt_tier, rec_tier) in expected.items():
         row = summary[service]
+        assert (str(row["data_start"]), row["days_covered"]) == (f"{start} 00:00:00", days), service
         assert (row["deployments"], row["deployment_days"], row["failed_deployments"]) == (2, 2, 1), service
         assert row["lead_time_p50_hours"] == approx(lt50 / HOUR), service
         assert row["lead_time_p90_hours"] == approx(lt90 / HOUR), service
         assert row["change_failure_rate"] == approx(cfr), service
         assert row["recovery_time_p50_hours"] == approx(rec / HOUR), service
         assert (row["lead_time_tier"], row["recovery_time_tier"]) == (lt_tier, rec_tier), service
-        assert (row["deployment_frequency_tier"], row["change_failure_rate_tier"]) == ("low", "low"), service
-        assert row["deployment_days_per_six_months"] == approx(2 * 182.5 / 90), service
+        # 2 deployment days in the one complete week: high (>= 1 a week, < 5)
+        assert row["complete_weeks"] == 1, service
+        assert row["deployment_days_per_week_p50"] == approx(2), service
+        assert (row["deployment_frequency_tier"], row["change_failure_rate_tier"]) == ("high", "low"), service
+        assert row["deployment_days_per_six_months"] == approx(2 * 182.5 / days), service
 
 
-def test_metric_coverage_counts_unknown_statuses_and_environments(warehouse):
-    coverage = warehouse.by("select * from analytics.mart_metric_coverage", "metric", "provider")
-    assert len(coverage) == 7 * 4
-
-    def check(metric, provider, considered, used, unmapped, unknown_env, stale, no_commit=0):
-        row = coverage[(metric, provider)]
-        actual = (
-            row["rows_considered"],
-            row["rows_used"],
-            row["rows_unmapped_status"],
-            row["rows_unknown_env"],
-            row["rows_stale"],
-            row["rows_no_commit"],
+def _coverage(warehouse) -> dict[tuple[str, str], dict[str, Any]]:
+    """(metric, provider) -> {"considered", "used", "no_commit", reason: count (non-zero only), details}."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in warehouse.rows("select * from analytics.mart_metric_coverage"):
+        entry = out.setdefault(
+            (row["metric"], row["provider"]),
+            {
+                "considered": row["rows_considered"],
+                "used": row["rows_used"],
+                "no_commit": row["rows_no_commit"],
+            },
         )
-        assert actual == (considered, used, unmapped, unknown_env, stale, no_commit), (metric, provider)
-        assert row["rows_excluded"] == considered - used
+        assert entry["considered"] == row["rows_considered"]  # repeated on each reason row
+        assert row["rows_excluded"] == row["rows_considered"] - row["rows_used"]
+        if row["rows_with_reason"]:
+            entry[row["reason"]] = row["rows_with_reason"]
+        if row["detail"] is not None:
+            entry.setdefault("details", {})[row["reason"]] = row["detail"]
+    return out
 
-    # runs: northflank nf1..nf8 + wf1; used = nf1, nf2, nf3, nf5, wf1; nf8 unknown status
-    check("run_failure_rate", "northflank", 9, 5, 1, 0, 0)
-    check("run_failure_rate", "gorules", 7, 4, 1, 0, 0)  # gr1, gr2, gr3, gr7; gr6 unknown
-    check("run_failure_rate", "yunxiao", 7, 4, 1, 0, 0)  # 5001, 5002, 5003, 5006; 5007 unknown
-    check("run_failure_rate", "seamless", 9, 5, 1, 0, 1)  # sr1, sr2, sr6-8; sr5 unknown; sr4 stale
-    # deployment candidates: every release-flow run / GoRules job / Seamless & Yunxiao deploy unit
-    check("deployment_frequency", "northflank", 8, 2, 1, 0, 0)  # nf1, nf3 count; nf8 unknown status
-    check("deployment_frequency", "gorules", 11, 2, 1, 1, 0)  # j2, j5; j10 unknown status; j11 sandbox
-    check("deployment_frequency", "yunxiao", 5, 2, 0, 1, 0)  # 9002, 9005; 9007 deploy-canary
-    check("deployment_frequency", "seamless", 10, 2, 0, 0, 1)  # sr6, sr8 prod; sr4 stale
-    check("lead_time", "gorules", 11, 2, 1, 1, 0, no_commit=2)  # j2, j5 use the run's creation
-    check("lead_time", "northflank", 8, 2, 1, 0, 0, no_commit=0)
-    check("change_failure_rate", "gorules", 11, 3, 1, 1, 0)  # j2, j4, j5 (j7 cancelled: not counted)
-    check("change_failure_rate", "yunxiao", 5, 3, 0, 1, 0)  # 9002, 9004, 9005 (9006 cancelled)
-    check("recovery_time", "seamless", 10, 1, 0, 0, 1)  # sr7 prod failure, recovered by sr8
-    assert coverage[("run_failure_rate", "northflank")]["coverage_rate"] == approx(5 / 9)
+
+def test_metric_coverage_names_each_reason_and_the_values_no_seed_maps(warehouse):
+    coverage = _coverage(warehouse)
+    assert len(coverage) == 7 * 4
+    reasons = {r["reason"] for r in warehouse.rows("select reason from analytics.mart_metric_coverage")}
+    assert reasons <= {
+        "no_commit",
+        "unknown_environment",
+        "unmapped_status",
+        "not_production",
+        "not_attempted",
+        "in_flight",
+        "cancelled",
+        "stale",
+        "deleted",
+    }
+
+    # runs. Northflank: nf1-3, nf5, wf1 used; nf8 "mystery_state"; nf7 running; nf4 aborted; nf6 skipped.
+    # Considered = used + unmapped (the rows the metric should have had): 5 of 6.
+    assert coverage[("run_failure_rate", "northflank")] == {
+        "considered": 6,
+        "used": 5,
+        "no_commit": 0,
+        "unmapped_status": 1,
+        "in_flight": 1,
+        "cancelled": 1,
+        "not_attempted": 1,
+        "details": {"unmapped_status": "mystery_state (1)"},
+    }
+    assert coverage[("run_failure_rate", "gorules")] == {
+        "considered": 5,  # gr1, gr2, gr3, gr7 + gr6 "paused_weird"
+        "used": 4,
+        "no_commit": 0,
+        "unmapped_status": 1,
+        "in_flight": 1,  # gr5
+        "cancelled": 1,  # gr4
+        "details": {"unmapped_status": "paused_weird (1)"},
+    }
+    # Seamless: sr4 is stale (unfinished for long: left out, but not a gap), sr3 and sr9 in flight
+    assert coverage[("run_duration", "seamless")] == {
+        "considered": 6,
+        "used": 5,
+        "no_commit": 0,
+        "unmapped_status": 1,
+        "stale": 1,
+        "in_flight": 2,
+        "details": {"unmapped_status": "PAUSED (1)"},
+    }
+    # stage units. Seamless: sr1's three IDLE stages never ran (its run concluded); sr4's DEPLOY_PROD is
+    # stale; sr9's DEPLOY_PROD awaits approval
+    assert coverage[("stage_failure_rate", "seamless")] == {
+        "considered": 13,
+        "used": 13,
+        "no_commit": 0,
+        "not_attempted": 3,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    # GoRules: j7 rejected (cancelled), j8 running and j9 not started in the running gr5, j10 "exploded"
+    assert coverage[("stage_failure_rate", "gorules")] == {
+        "considered": 8,
+        "used": 7,
+        "no_commit": 0,
+        "unmapped_status": 1,
+        "in_flight": 2,
+        "cancelled": 1,
+        "details": {"unmapped_status": "exploded (1)"},
+    }
+    assert coverage[("stage_failure_rate", "yunxiao")]["details"] == {"unmapped_status": "FROZEN (1)"}
+
+    # deployment candidates. GoRules: j2, j5 succeed in production; j11 goes to "sandbox-eu" (no rule:
+    # UNKNOWN); j1, j3, j6, j8, j10 go to Development; j9 has not started in the running gr5; j7 was
+    # rejected. The failed j4 is not in deployment frequency's population. Lead time: both successes
+    # have no commit (the clock starts at the deploying run's creation).
+    assert coverage[("deployment_frequency", "gorules")] == {
+        "considered": 3,
+        "used": 2,
+        "no_commit": 0,
+        "unknown_environment": 1,
+        "not_production": 5,
+        "in_flight": 1,
+        "cancelled": 1,
+        "details": {"unknown_environment": "sandbox-eu (1)"},
+    }
+    assert coverage[("lead_time", "gorules")]["no_commit"] == 2
+    assert coverage[("change_failure_rate", "gorules")]["used"] == 3  # j2, j4, j5
+    assert coverage[("recovery_time", "gorules")] == {
+        "considered": 2,
+        "used": 1,  # j4, recovered by gr3
+        "no_commit": 0,
+        "unknown_environment": 1,
+        "not_production": 5,
+        "in_flight": 1,
+        "cancelled": 1,
+        "details": {"unknown_environment": "sandbox-eu (1)"},
+    }
+    # Northflank: nf5 (development) and nf6 (staging) are not production; nf8's status is unknown
+    assert coverage[("change_failure_rate", "northflank")] == {
+        "considered": 4,
+        "used": 3,
+        "no_commit": 0,
+        "unmapped_status": 1,
+        "not_production": 2,
+        "in_flight": 1,
+        "cancelled": 1,
+        "details": {"unmapped_status": "mystery_state (1)"},
+    }
+    # Seamless: sr1's DEPLOY_PROD stayed IDLE in a finished run (never attempted), sr4's is stale,
+    # sr9's awaits approval; the four DEPLOY_STAGING stages are not production
+    assert coverage[("deployment_frequency", "seamless")] == {
+        "considered": 2,
+        "used": 2,
+        "no_commit": 0,
+        "not_production": 4,
+        "not_attempted": 1,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    assert coverage[("deployment_frequency", "yunxiao")]["details"] == {
+        "unknown_environment": "deploy-canary (1)"
+    }
+    coverage_rate = warehouse.rows(
+        "select distinct coverage_rate from analytics.mart_metric_coverage "
+        "where metric = 'run_failure_rate' and provider = 'northflank'"
+    )
+    assert coverage_rate == [{"coverage_rate": approx(5 / 6)}]
+
+
+def test_models_warn_about_the_values_no_seed_maps_and_name_the_seed(warehouse):
+    where = ("destination", "duckdb_path", "postgres_credentials")
+    warning = coverage_warning(**{k: v for k, v in warehouse.build_kwargs.items() if k in where})
+    lines = warning.splitlines()
+    assert lines[1:-1] == [
+        "  gorules runs: unmapped status paused_weird (1)",
+        "  gorules stage units: unmapped status exploded (1)",
+        "  gorules deployments: unknown environment sandbox-eu (1)",
+        "  northflank runs: unmapped status mystery_state (1)",
+        "  seamless runs: unmapped status PAUSED (1)",
+        "  yunxiao runs: unmapped status FROZEN (1)",
+        "  yunxiao stage units: unmapped status FROZEN (1)",
+        "  yunxiao deployments: unknown environment deploy-canary (1)",
+    ]
+    assert "sql/seeds/environment_rules.csv" in lines[-1] and "sql/seeds/status_map.csv" in lines[-1]
 
 
 def test_deployment_frequency_tier_over_a_short_window(warehouse, tmp_path):
-    """dora_window_days=7: window (02-28 15:00, 03-06 15:00], ISO weeks 02-26 and 03-04.
-    Built on a copy of the DuckDB file, so the other tests keep the default window."""
+    """dora_window_days=7: window (03-04 00:00, 03-11 00:00], one complete ISO week (03-04) for every
+    service. Built on a copy of the DuckDB file, so the other tests keep the default window."""
     if warehouse.engine != "duckdb":
         pytest.skip("window variables are engine-independent SQL; checked on DuckDB")
     copy = tmp_path / "window.duckdb"
     shutil.copyfile(warehouse.build_kwargs["duckdb_path"], copy)
     kwargs = {"duckdb_path": copy, "work_dir": tmp_path / "dbt", "quiet": True, "select": "mart_dora_summary"}
-    rows = Warehouse("duckdb", None, _duckdb_connect(copy), kwargs)
+    rows = Warehouse("duckdb", None, duckdb_connect(copy), kwargs)
 
-    build_models(**kwargs, run_tests=False, vars={"dora_window_days": 7})
+    build_models(**kwargs, run_tests=False, vars={**AS_OF, "dora_window_days": 7})
     summary = rows.by("select * from analytics.mart_dora_summary", "service")
-    # checkout: weeks [0, 2] → median 1 deployment day per week → high (>= 1); months Feb, Mar [0, 2] → 1
-    assert summary["checkout"]["deployment_days_per_week_p50"] == approx(1)
-    assert summary["checkout"]["deployment_days_per_month_p50"] == approx(1)
+    # checkout: the week of 03-04 has 2 deployment days → high (>= 1); no complete month: 2 x 30.4375 / 7
+    assert summary["checkout"]["days_covered"] == 7
+    assert summary["checkout"]["deployment_days_per_week_p50"] == approx(2)
+    assert summary["checkout"]["deployment_days_per_month_p50"] == approx(2 * 30.4375 / 7)
     assert summary["checkout"]["deployment_frequency_tier"] == "high"
-    # all services: weeks [0, 3] → 1.5 → high
-    assert summary["(all services)"]["deployment_days_per_week_p50"] == approx(1.5)
+    # all services: the window starts after the data (03-01), so 7 days covered; 3 deployment days
+    assert summary["(all services)"]["days_covered"] == 7
+    assert summary["(all services)"]["deployment_days_per_week_p50"] == approx(3)
     assert summary["(all services)"]["deployment_frequency_tier"] == "high"
     assert summary["checkout"]["deployment_days_per_six_months"] == approx(2 * 182.5 / 7)
 
     # the 2021 report's thresholds on the same window (and the data tests pass on it)
-    build_models(**kwargs, vars={"dora_window_days": 7, "dora_report_year": 2021})
+    build_models(**kwargs, vars={**AS_OF, "dora_window_days": 7, "dora_report_year": 2021})
     summary = rows.by("select * from analytics.mart_dora_summary", "service")
     assert summary["checkout"]["report_year"] == 2021
-    assert summary["checkout"]["deployment_frequency_tier"] == "high"  # median days per month 1 >= 1
+    assert summary["checkout"]["deployment_frequency_tier"] == "high"  # 8.7 days per month (pro-rated) >= 1
     assert summary["checkout"]["change_failure_rate_tier"] == "low"  # 1/3 > 30 %
     assert summary["checkout"]["lead_time_tier"] == "high"  # 2021: 1 h <= 1.29 h < 1 week
     assert summary["storefront"]["lead_time_tier"] == "elite"  # 0.42 h < 1 h
@@ -592,3 +649,24 @@ def test_failed_build_names_the_failure_and_never_the_password(tmp_path):
 def test_missing_duckdb_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no DuckDB file"):
         build_models(duckdb_path=tmp_path / "absent.duckdb", work_dir=tmp_path)
+
+
+def test_models_command_sets_the_dora_window_and_warns_about_unmapped_values(warehouse, tmp_path):
+    if warehouse.engine != "duckdb":
+        pytest.skip("the command line is engine-independent; checked on DuckDB")
+    copy = tmp_path / "cicd.duckdb"
+    shutil.copyfile(warehouse.build_kwargs["duckdb_path"], copy)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "models", "--duckdb", str(copy), "--dora-window-days", "7"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "models ok" in done.stdout
+    assert "coverage: values no seed maps" in done.stderr
+    assert "  northflank runs: unmapped status mystery_state (1)" in done.stderr
+    assert "  gorules deployments: unknown environment sandbox-eu (1)" in done.stderr
+    assert "status_map.csv" in done.stderr and "environment_rules.csv" in done.stderr
+    rows = Warehouse("duckdb", None, duckdb_connect(copy), {})
+    assert {r["window_days"] for r in rows.rows("select window_days from analytics.mart_dora_summary")} == {7}

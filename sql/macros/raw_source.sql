@@ -1,7 +1,7 @@
 {#- A raw table as a subquery with exactly the columns declared in the source YAML (the same list as
     sources/raw_tables.py). A provider that was never loaded has no tables, and a column whose values
     were always NULL may be missing: both read as typed NULLs, so the models build for any subset of
-    providers. Usage: `select * from {{ raw_source('seamless_runs') }}`. -#}
+    providers. Usage: `select * from {{ raw_source('<provider>_runs') }}`. -#}
 {% macro raw_source(table_name) -%}
     {%- set relation = source('cicd_raw', table_name) -%}
     {%- if not execute -%}

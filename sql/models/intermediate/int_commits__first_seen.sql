@@ -1,9 +1,9 @@
 {#- Each commit SHA with the earliest creation of any run, in any provider, that carries it: where
-    lead time starts (a commit built in Seamless and deployed by Northflank starts at the build). -#}
+    lead time starts (a commit built by one provider and deployed by another starts at the build). -#}
 with runs as (
     select commit_sha, created_at, run_key, provider
     from {{ ref('int_pipeline_runs__unioned') }}
-    where commit_sha is not null and created_at is not null
+    where commit_sha is not null and created_at is not null and not is_deleted
 ),
 
 ranked as (

@@ -1,25 +1,19 @@
-{#- Every unit that would deploy if it ran, before any filtering: Northflank release-flow runs
-    (environment = their stage), and GoRules jobs, Seamless DEPLOY_* stages and Yunxiao deploy
-    jobs/stages (stage_type DEPLOY). `exclusion_reason` says why a unit is not a deployment attempt:
-    it never started (QUEUED), was SKIPPED, or has a status the status_map does not know.
-    Stage units are read from fct_stage_runs, the one table of the ~1 M classified units: recomputing
-    them here from the int_stage_runs__classified view cost more than waiting for that table. -#}
+{#- Every unit that would deploy if it ran, before any filtering: runs that are themselves one
+    deployment (is_deployment: the run's environment is where it deploys) and units that are
+    (is_deployment: a deploy job or stage, to the unit's environment), with what the run deploys
+    (its version) and where its lead time would start. `exclusion_reason` says why a unit is not a
+    deployment attempt: it never started (QUEUED), was SKIPPED, or has a status the status_map does
+    not know - or the unit (or its run) is deleted. The units are read from int_stage_runs__unioned,
+    the one table of the ~1 M units. -#}
 with runs as (
     select
-        run_key, run_id, run_name, run_kind, provider, scope_key, environment, original_environment,
-        status, result, original_status, is_status_unmapped, commit_sha, started_at, finished_at,
-        created_at, is_stale
+        run_key, provider, scope_key, environment, original_environment, status, result, original_status,
+        is_status_unmapped, commit_sha, version, started_at, finished_at, created_at, is_stale, is_deployment,
+        is_deleted
     from {{ ref('int_pipeline_runs__unioned') }}
 ),
 
-gorules_releases as (
-    select
-        'gorules:' || project_id || ':' || run_id as run_key,
-        coalesce(release_version, release_name, release_id) as version
-    from {{ ref('stg_gorules__deployment_runs') }}
-),
-
-northflank_release_flow_runs as (
+deploying_runs as (
     select
         run_key,
         run_key as source_key,
@@ -33,52 +27,52 @@ northflank_release_flow_runs as (
         original_status,
         is_status_unmapped,
         commit_sha,
-        coalesce(run_name, commit_sha, run_id) as version,
+        version,
         started_at,
         finished_at,
         created_at as run_created_at,
-        is_stale
+        is_stale,
+        is_deleted
     from runs
-    where run_kind = 'release_flow'
+    where is_deployment
 ),
 
-deploy_stages as (
+deploying_units as (
     select
-        stages.run_key,
-        stages.stage_key as source_key,
+        units.run_key,
+        units.stage_key as source_key,
         'stage' as derived_from,
-        stages.provider,
-        stages.scope_key,
-        stages.environment,
-        stages.original_environment,
-        stages.status,
-        stages.result,
-        stages.original_status,
-        stages.is_status_unmapped,
+        units.provider,
+        units.scope_key,
+        units.environment,
+        units.original_environment,
+        units.status,
+        units.result,
+        units.original_status,
+        units.is_status_unmapped,
         runs.commit_sha,
-        coalesce(gorules_releases.version, runs.commit_sha, runs.run_name, runs.run_id) as version,
-        stages.started_at,
-        stages.finished_at,
+        runs.version,
+        units.started_at,
+        units.finished_at,
         runs.created_at as run_created_at,
-        runs.is_stale
-    from {{ ref('fct_stage_runs') }} as stages
+        runs.is_stale,
+        units.is_deleted
+    from {{ ref('int_stage_runs__unioned') }} as units
     inner join runs
-        on stages.run_key = runs.run_key
-    left join gorules_releases
-        on stages.run_key = gorules_releases.run_key
-    where stages.stage_type = 'DEPLOY'
-      and stages.provider <> 'northflank'
+        on units.run_key = runs.run_key
+    where units.is_deployment
 ),
 
 candidates as (
-    select * from northflank_release_flow_runs
+    select * from deploying_runs
     union all
-    select * from deploy_stages
+    select * from deploying_units
 )
 
 select
     *,
     case
+        when is_deleted then 'deleted'
         when is_status_unmapped then 'unmapped_status'
         when status = 'OTHER' then 'unmapped_status'
         when status = 'QUEUED' then 'not_started'

@@ -11,7 +11,7 @@ with attempts as (
 
 collapsed as (
     select
-        run_key || ':' || lower(environment) as deployment_key,
+        {{ make_key(['run_key', 'lower(environment)']) }} as deployment_key,
         run_key,
         environment,
         min(provider) as provider,

@@ -1,5 +1,7 @@
+{#- One row per scope whose record is not deleted. -#}
 with scopes as (
     select * from {{ ref('int_scopes__resolved') }}
+    where not is_deleted
 )
 
 select

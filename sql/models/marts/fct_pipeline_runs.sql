@@ -1,5 +1,7 @@
+{#- One row per run of any provider that is not deleted. -#}
 with runs as (
     select * from {{ ref('int_pipeline_runs__unioned') }}
+    where not is_deleted
 ),
 
 scopes as (

@@ -1,3 +1,7 @@
+{#- The units that do work (grain: unit), as analysts query them: those not deleted. A view of
+    int_stage_runs__unioned, where the ~1 M units are written once per build. -#}
+{{ config(materialized='view') }}
+
 select
     stage_key,
     run_key,
@@ -7,17 +11,16 @@ select
     stage_group,
     stage_type,
     original_type,
-    row_number() over (
-        partition by run_key
-        order by sort_index nulls last, started_at nulls last, sort_key
-    ) as sequence,
+    sequence,
     status,
     result,
     original_status,
     is_status_unmapped,
-    coalesce(environment, 'UNKNOWN') as environment,
+    environment,
     original_environment,
     started_at,
     finished_at,
-    duration_sec
-from {{ ref('int_stage_runs__classified') }}
+    duration_sec,
+    timing_source
+from {{ ref('int_stage_runs__unioned') }}
+where not is_deleted

@@ -1,19 +1,23 @@
 {#- The four DORA measures per service and for all services together, over one window of production
     deployments, rated by the dora_benchmarks seed.
-    Window: `dora_window_days` (var, default 90) days ending at `dora_window_end` (var, an ISO
-    timestamp in UTC; default: the latest finish of a concluded production deployment), i.e.
-    window_start < finished_at <= window_end.
-    - Deployment frequency: distinct days with >= 1 successful production deployment, per ISO week of
-      a calendar spine covering the window (weeks without deployments count as 0), median over weeks;
-      likewise per calendar month; and per six months as the window's deployment days scaled to 182.5
-      days. Each benchmark row names which of these it rates.
+    Window: `dora_window_days` (var, default 90) days ending at the build's as-of time (var `as_of`,
+    default: when the build started; macro as_of), i.e. window_start < finished_at <= window_end. No day
+    before a service's first loaded data counts (int_services__data_start; the all-services row starts
+    at the earliest): the window a service is rated on runs from max(window_start, data_start), and
+    days_covered says how many days that is.
+    - Deployment frequency: distinct days with >= 1 successful production deployment, per ISO week,
+      median over the COMPLETE weeks inside the covered window (weeks without deployments count 0; a
+      partial first or last week is left out, never counted as a low one); likewise per complete
+      calendar month. A service whose covered window holds no complete week (or month) is rated on its
+      deployment days pro-rated over the days covered (x 7, or x 365.25 / 12). Per six months: the
+      deployment days pro-rated over the days covered x 182.5. Each benchmark row names which of these
+      it rates.
     - Lead time: median (and p90) of successful production deployments' lead_time_sec, in hours.
     - Change failure rate: failed / (successful + failed) production deployments, each counted once;
       cancelled and skipped are neither.
     - Recovery time: median hours from a failed production deployment to the next successful one of
       the same service and environment (failures in the window that have recovered). -#}
 {%- set window_days = var('dora_window_days', 90) | int -%}
-{%- set window_end = var('dora_window_end', none) -%}
 {%- set report_year = var('dora_report_year', 2023) | int -%}
 {%- set all_services = '(all services)' -%}
 
@@ -24,27 +28,63 @@ with production as (
       and finished_at is not null
 ),
 
-bounds as (
-    select
-        {% if window_end -%}
-        cast('{{ window_end }}' as timestamp)
-        {%- else -%}
-        max(finished_at)
-        {%- endif %} as window_end
-    from production
-),
-
 reporting_window as (
     select
-        {{ dbt.dateadd('day', -window_days, 'window_end') }} as window_start,
-        window_end
-    from bounds
+        {{ dbt.dateadd('day', -window_days, as_of()) }} as window_start,
+        {{ as_of() }} as window_end
 ),
 
 services as (
     select distinct service, false as is_all_services from production
     union all
     select '{{ all_services }}', true
+),
+
+data_starts as (
+    select service, data_start from {{ ref('int_services__data_start') }}
+),
+
+earliest_start as (
+    select min(data_start) as data_start
+    from data_starts
+    where service in (select service from production)
+),
+
+covered as (
+    select
+        services.service,
+        services.is_all_services,
+        case when services.is_all_services then earliest_start.data_start else data_starts.data_start end
+            as data_start,
+        reporting_window.window_start,
+        reporting_window.window_end
+    from services
+    cross join reporting_window
+    cross join earliest_start
+    left join data_starts
+        on services.service = data_starts.service
+),
+
+service_windows as (
+    select
+        service,
+        is_all_services,
+        data_start,
+        window_start,
+        window_end,
+        case when data_start > window_start then data_start else window_start end as covered_start
+    from covered
+),
+
+service_days as (
+    select
+        *,
+        case
+            when covered_start < window_end
+                then cast(ceil({{ seconds_between('covered_start', 'window_end') }} / 86400.0) as integer)
+            else 0
+        end as days_covered
+    from service_windows
 ),
 
 in_window as (
@@ -84,12 +124,18 @@ week_numbers as (
 weeks as (
     select
         cast({{ dbt.dateadd('day', '7 * (week_numbers.generated_number - 1)',
-                            dbt.date_trunc('week', 'reporting_window.window_start')) }} as date) as week_start
+                            dbt.date_trunc('week', 'reporting_window.window_start')) }} as timestamp) as week_start
     from week_numbers
     cross join reporting_window
-    where {{ dbt.dateadd('day', '7 * (week_numbers.generated_number - 1)',
-                          dbt.date_trunc('week', 'reporting_window.window_start')) }}
-          <= reporting_window.window_end
+),
+
+-- the ISO weeks entirely inside each service's covered window
+complete_weeks as (
+    select service_days.service, weeks.week_start
+    from service_days
+    inner join weeks
+        on weeks.week_start >= service_days.covered_start
+        and {{ dbt.dateadd('day', 7, 'weeks.week_start') }} <= service_days.window_end
 ),
 
 month_numbers as (
@@ -99,48 +145,47 @@ month_numbers as (
 months as (
     select
         cast({{ dbt.dateadd('month', 'month_numbers.generated_number - 1',
-                            dbt.date_trunc('month', 'reporting_window.window_start')) }} as date) as month_start
+                            dbt.date_trunc('month', 'reporting_window.window_start')) }} as timestamp) as month_start
     from month_numbers
     cross join reporting_window
-    where {{ dbt.dateadd('month', 'month_numbers.generated_number - 1',
-                          dbt.date_trunc('month', 'reporting_window.window_start')) }}
-          <= reporting_window.window_end
+),
+
+complete_months as (
+    select service_days.service, months.month_start
+    from service_days
+    inner join months
+        on months.month_start >= service_days.covered_start
+        and {{ dbt.dateadd('month', 1, 'months.month_start') }} <= service_days.window_end
 ),
 
 weekly_days as (
-    select services.service, weeks.week_start, count(deployment_days.deployed_on) as days
-    from services
-    cross join weeks
+    select complete_weeks.service, complete_weeks.week_start, count(deployment_days.deployed_on) as days
+    from complete_weeks
     left join deployment_days
-        on services.service = deployment_days.service
-        and weeks.week_start = deployment_days.deployed_week
-    group by services.service, weeks.week_start
+        on complete_weeks.service = deployment_days.service
+        and cast(complete_weeks.week_start as date) = deployment_days.deployed_week
+    group by complete_weeks.service, complete_weeks.week_start
 ),
 
 monthly_days as (
-    select services.service, months.month_start, count(deployment_days.deployed_on) as days
-    from services
-    cross join months
+    select complete_months.service, complete_months.month_start, count(deployment_days.deployed_on) as days
+    from complete_months
     left join deployment_days
-        on services.service = deployment_days.service
-        and months.month_start = deployment_days.deployed_month
-    group by services.service, months.month_start
+        on complete_months.service = deployment_days.service
+        and cast(complete_months.month_start as date) = deployment_days.deployed_month
+    group by complete_months.service, complete_months.month_start
 ),
 
-frequency as (
-    select
-        weekly.service,
-        weekly.days_per_week_p50,
-        monthly.days_per_month_p50
-    from (
-        select service, {{ median('days') }} as days_per_week_p50
-        from weekly_days group by service
-    ) as weekly
-    left join (
-        select service, {{ median('days') }} as days_per_month_p50
-        from monthly_days group by service
-    ) as monthly
-        on weekly.service = monthly.service
+weekly as (
+    select service, count(*) as complete_weeks, {{ median('days') }} as days_per_week_p50
+    from weekly_days
+    group by service
+),
+
+monthly as (
+    select service, count(*) as complete_months, {{ median('days') }} as days_per_month_p50
+    from monthly_days
+    group by service
 ),
 
 measures as (
@@ -160,17 +205,31 @@ measures as (
 
 summary as (
     select
-        services.service,
-        services.is_all_services,
-        reporting_window.window_start,
-        reporting_window.window_end,
+        service_days.service,
+        service_days.is_all_services,
+        service_days.window_start,
+        service_days.window_end,
+        service_days.data_start,
+        service_days.days_covered,
+        coalesce(weekly.complete_weeks, 0) as complete_weeks,
+        coalesce(monthly.complete_months, 0) as complete_months,
         coalesce(measures.deployments, 0) as deployments,
         coalesce(measures.deployment_days, 0) as deployment_days,
-        frequency.days_per_week_p50 as deployment_days_per_week_p50,
-        frequency.days_per_month_p50 as deployment_days_per_month_p50,
         case
-            when reporting_window.window_end is not null
-                then cast(coalesce(measures.deployment_days, 0) as double precision) * 182.5 / {{ window_days }}
+            when weekly.complete_weeks > 0 then weekly.days_per_week_p50
+            when service_days.days_covered > 0
+                then cast(coalesce(measures.deployment_days, 0) as double precision) * 7 / service_days.days_covered
+        end as deployment_days_per_week_p50,
+        case
+            when monthly.complete_months > 0 then monthly.days_per_month_p50
+            when service_days.days_covered > 0
+                then cast(coalesce(measures.deployment_days, 0) as double precision) * (365.25 / 12)
+                    / service_days.days_covered
+        end as deployment_days_per_month_p50,
+        case
+            when service_days.days_covered > 0
+                then cast(coalesce(measures.deployment_days, 0) as double precision) * 182.5
+                    / service_days.days_covered
         end as deployment_days_per_six_months,
         coalesce(measures.lead_time_deployments, 0) as lead_time_deployments,
         measures.lead_time_p50_hours,
@@ -180,10 +239,10 @@ summary as (
             / nullif(measures.deployments + measures.failed_deployments, 0) as change_failure_rate,
         coalesce(measures.recoveries, 0) as recoveries,
         measures.recovery_time_p50_hours
-    from services
-    cross join reporting_window
-    left join measures on services.service = measures.service
-    left join frequency on services.service = frequency.service
+    from service_days
+    left join measures on service_days.service = measures.service
+    left join weekly on service_days.service = weekly.service
+    left join monthly on service_days.service = monthly.service
 ),
 
 rated_measures as (
@@ -240,6 +299,10 @@ select
     summary.window_start,
     summary.window_end,
     {{ window_days }} as window_days,
+    summary.data_start,
+    summary.days_covered,
+    summary.complete_weeks,
+    summary.complete_months,
     {{ report_year }} as report_year,
     summary.deployments,
     summary.deployment_days,

@@ -1,7 +1,9 @@
 {#- DORA measures per service, environment and ISO week (Monday, UTC) of the deployments' finish.
     A deployment counts once. `deployments` and `deployment_days` count successful ones; the change
     failure rate is failed / (successful + failed); cancelled deployments are counted apart and are
-    neither. Recovery time is attributed to the week of the failed deployment. -#}
+    neither. Recovery time is attributed to the week of the failed deployment. is_complete_week says
+    whether the whole week lies inside the service's loaded data and before the build's as-of time
+    (the current week, and a service's first, are partial: fewer days could deploy). -#}
 with deployments as (
     select
         service,
@@ -37,9 +39,9 @@ weekly as (
 )
 
 select
-    service,
-    environment,
-    week_start,
+    weekly.service,
+    weekly.environment,
+    weekly.week_start,
     deployments,
     deployment_days,
     failed_deployments,
@@ -49,5 +51,12 @@ select
     cast(failed_deployments as double precision) / nullif(deployments + failed_deployments, 0)
         as change_failure_rate,
     recovery_time_p50_hours,
-    recoveries
+    recoveries,
+    coalesce(
+        cast(weekly.week_start as timestamp) >= data_starts.data_start
+        and {{ dbt.dateadd('day', 7, 'cast(weekly.week_start as timestamp)') }} <= {{ as_of() }},
+        false
+    ) as is_complete_week
 from weekly
+left join {{ ref('int_services__data_start') }} as data_starts
+    on weekly.service = data_starts.service

@@ -22,7 +22,8 @@ renamed as (
         reviewed_conclusion,
         reviewed_comment,
         previous_release_id,
-        event
+        event,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -18,7 +18,8 @@ renamed as (
         {{ to_utc('created_at') }} as started_at,
         {{ to_utc('completed_at') }} as finished_at,
         cancelled_by_id,
-        cancelled_comment
+        cancelled_comment,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -15,7 +15,8 @@ renamed as (
         {{ json_text('project', 'name') }} as project_name,
         {{ json_text('project', 'key') }} as project_key,
         {{ to_utc('created_at') }} as created_at,
-        {{ to_utc('updated_at') }} as updated_at
+        {{ to_utc('updated_at') }} as updated_at,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -7,7 +7,8 @@ renamed as (
         id as project_id,
         name as project_name,
         description,
-        lifecycle_status
+        lifecycle_status,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

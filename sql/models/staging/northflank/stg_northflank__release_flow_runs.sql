@@ -16,7 +16,8 @@ renamed as (
         {{ to_utc('created_at') }} as created_at,
         {{ to_utc('started_at') }} as started_at,
         {{ to_utc('concluded_at') }} as finished_at,
-        {{ to_utc('updated_at') }} as updated_at
+        {{ to_utc('updated_at') }} as updated_at,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -20,7 +20,8 @@ renamed as (
         max_attempts,
         error_code,
         error_message,
-        lower(nullif(trim({{ json_text('spec', 'sha') }}), '')) as spec_sha
+        lower(nullif(trim({{ json_text('spec', 'sha') }}), '')) as spec_sha,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -9,7 +9,8 @@ renamed as (
         name as workflow_name,
         description,
         {{ to_utc('created_at') }} as created_at,
-        {{ to_utc('updated_at') }} as updated_at
+        {{ to_utc('updated_at') }} as updated_at,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

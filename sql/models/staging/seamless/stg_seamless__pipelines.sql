@@ -8,7 +8,8 @@ renamed as (
         name as pipeline_name,
         {{ to_utc('created_at') }} as created_at,
         {{ to_utc('updated_at') }} as updated_at,
-        aws_ecs_cluster
+        aws_ecs_cluster,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -17,7 +17,8 @@ renamed as (
         {{ to_utc('started_at') }} as started_at,
         {{ to_utc('ended_at') }} as finished_at,
         duration as reported_duration_sec,
-        coalesce(is_stale, false) as is_stale
+        coalesce(is_stale, false) as is_stale,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

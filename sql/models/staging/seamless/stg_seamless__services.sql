@@ -12,7 +12,8 @@ renamed as (
         auto_deploy,
         {{ to_utc('created_at') }} as created_at,
         {{ to_utc('updated_at') }} as updated_at,
-        {{ to_utc('last_run_at') }} as last_run_at
+        {{ to_utc('last_run_at') }} as last_run_at,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

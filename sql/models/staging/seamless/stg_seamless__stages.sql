@@ -12,7 +12,8 @@ renamed as (
         {{ to_utc('updated_at') }} as updated_at,
         {{ to_utc('started_at') }} as started_at,
         {{ to_utc('ended_at') }} as finished_at,
-        duration as reported_duration_sec
+        duration as reported_duration_sec,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

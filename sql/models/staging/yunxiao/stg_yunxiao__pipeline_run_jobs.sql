@@ -14,7 +14,8 @@ renamed as (
         status as original_status,
         case when start_time > {{ to_utc_epoch_floor() }} then {{ to_utc('start_time') }} end as started_at,
         case when end_time > {{ to_utc_epoch_floor() }} then {{ to_utc('end_time') }} end as finished_at,
-        job_sign
+        job_sign,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -12,7 +12,8 @@ renamed as (
         name as stage_name,
         status as original_status,
         case when start_time > {{ to_utc_epoch_floor() }} then {{ to_utc('start_time') }} end as started_at,
-        case when end_time > {{ to_utc_epoch_floor() }} then {{ to_utc('end_time') }} end as finished_at
+        case when end_time > {{ to_utc_epoch_floor() }} then {{ to_utc('end_time') }} end as finished_at,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

@@ -17,7 +17,8 @@ renamed as (
         case when start_time > {{ to_utc_epoch_floor() }} then {{ to_utc('start_time') }} end as started_at,
         case when end_time > {{ to_utc_epoch_floor() }} then {{ to_utc('end_time') }} end as finished_at,
         creator_account_id,
-        lower(nullif(trim(commit_sha), '')) as commit_sha
+        lower(nullif(trim(commit_sha), '')) as commit_sha,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

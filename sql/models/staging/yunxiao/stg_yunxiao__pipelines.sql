@@ -9,7 +9,8 @@ renamed as (
         pipeline_name,
         {{ to_utc('create_time') }} as created_at,
         creator_account_id,
-        group_id
+        group_id,
+        {{ to_utc('deleted_at') }} as deleted_at
     from source
 )
 

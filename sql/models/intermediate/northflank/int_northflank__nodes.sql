@@ -1,9 +1,13 @@
 {#- Northflank spec-tree nodes of release-flow and workflow runs, keyed like their runs. Workflow and
     LoopWorkflow nodes are containers (they only sequence their steps) and are flagged, not counted as
-    work; every other node is a unit of work for fct_stage_runs. `Build` nodes carry the commit. -#}
+    work; every other node is a unit of work. `Build` nodes carry the commit. A view: read by the
+    runs (the Build nodes' commits) and the stage units (the rest). -#}
+{{ config(materialized='view') }}
+
 with release_flow_nodes as (
     select
-        'northflank:' || project_id || '/' || pipeline_id || '/' || stage || ':' || run_id as run_key,
+        {{ make_key(["'northflank'", make_key(['project_id', 'pipeline_id', 'stage'], '/'), 'run_id']) }}
+            as run_key,
         run_id,
         'release_flow' as run_kind,
         node_path,
@@ -17,13 +21,15 @@ with release_flow_nodes as (
         finished_at,
         attempts,
         error_message,
-        spec_sha
+        spec_sha,
+        deleted_at
     from {{ ref('stg_northflank__release_flow_run_nodes') }}
 ),
 
 workflow_nodes as (
     select
-        'northflank:' || project_id || '/workflows/' || workflow_id || ':' || run_id as run_key,
+        {{ make_key(["'northflank'", make_key(['project_id', "'workflows'", 'workflow_id'], '/'), 'run_id']) }}
+            as run_key,
         run_id,
         'workflow' as run_kind,
         node_path,
@@ -37,7 +43,8 @@ workflow_nodes as (
         finished_at,
         attempts,
         error_message,
-        spec_sha
+        spec_sha,
+        deleted_at
     from {{ ref('stg_northflank__workflow_run_nodes') }}
 ),
 
@@ -49,7 +56,7 @@ nodes as (
 
 select
     run_key,
-    run_key || ':' || node_path as stage_key,
+    {{ make_key(['run_key', 'node_path']) }} as stage_key,
     run_id,
     run_kind,
     node_path,
@@ -65,5 +72,6 @@ select
     finished_at,
     attempts,
     error_message,
-    case when lower(kind) = 'build' then spec_sha end as build_sha
+    case when lower(kind) = 'build' then spec_sha end as build_sha,
+    deleted_at is not null as is_deleted
 from nodes

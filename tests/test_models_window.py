@@ -1,0 +1,221 @@
+"""The DORA window, stage timing, deletes and stale runs on a small hand-made world
+(model_fixtures.window_fixture_rows), built as of Friday 2024-03-08 18:00 UTC, on DuckDB and on
+PostgreSQL. Expected values are computed by hand from the fixture rows (the comments show how).
+
+- A service with 10 days of daily deployments in a 90-day window is rated on its 10 days (elite), not
+  on 90 days that are mostly before its data.
+- A partial last week is not rated as a low one: the median is over complete ISO weeks.
+- A GoRules run with three jobs contributes its time once: the jobs have no times of their own, so
+  their (run's) span is not stage time; the run's duration counts once, in run health.
+- A record deleted at the provider (raw deleted_at), or whose run or scope is, is in no model but
+  mart_metric_coverage, where it is counted as `deleted`.
+- A run unfinished with no activity for stale_after_hours before its provider's newest is stale, for
+  every provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from model_fixtures import Warehouse, built_warehouse, window_fixture_rows
+
+AS_OF = {"as_of": "2024-03-08T18:00:00Z"}
+HOUR = 3600.0
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path_factory) -> Iterator[Warehouse]:
+    tmp = tmp_path_factory.mktemp(f"window-{request.param}")
+    with built_warehouse(request.param, tmp, AS_OF, window_fixture_rows()) as built:
+        assert built.result.ok, str(built.result)
+        yield built
+
+
+def approx(value: float) -> Any:
+    return pytest.approx(value, rel=1e-9, abs=1e-9)
+
+
+def summary(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+    return warehouse.by("select * from analytics.mart_dora_summary", "service")
+
+
+def test_the_window_ends_at_the_as_of_time(warehouse):
+    everything = summary(warehouse)["(all services)"]
+    assert str(everything["window_end"]) == "2024-03-08 18:00:00"
+    assert str(everything["window_start"]) == "2023-12-09 18:00:00"  # 90 days earlier
+    assert everything["window_days"] == 90
+
+
+def test_ten_days_of_daily_deployments_are_rated_on_their_ten_days(warehouse):
+    daily = summary(warehouse)["daily"]
+    # data from 02-28 (a Wednesday) to the as-of time 03-08 18:00: 9.75 days, 10 calendar days
+    assert str(daily["data_start"]) == "2024-02-28 00:00:00"
+    assert daily["days_covered"] == 10
+    # no ISO week lies wholly inside (02-26 began before the data, 03-04 is not over): the 10 deployment
+    # days pro-rated, 10 x 7 / 10 = 7 a week (elite); not 10 days spread over a 90-day spine (low)
+    assert (daily["deployments"], daily["deployment_days"], daily["complete_weeks"]) == (10, 10, 0)
+    assert daily["deployment_days_per_week_p50"] == approx(7)
+    assert daily["deployment_days_per_month_p50"] == approx(30.4375)  # 10 x (365.25 / 12) / 10
+    assert daily["deployment_days_per_six_months"] == approx(182.5)  # 10 x 182.5 / 10
+    assert daily["deployment_frequency_tier"] == "elite"
+    # no commit: each lead time runs from its run's creation (08:00) to its deployment (08:30)
+    assert (daily["lead_time_p50_hours"], daily["lead_time_tier"]) == (approx(0.5), "elite")
+    assert (daily["change_failure_rate"], daily["change_failure_rate_tier"]) == (approx(0), "elite")
+    assert (daily["recovery_time_p50_hours"], daily["recovery_time_tier"]) == (None, None)
+
+
+def test_a_partial_last_week_is_not_rated_as_a_low_one(warehouse):
+    fresh = summary(warehouse)["fresh"]
+    # one complete week (02-26 .. 03-03, 7 deployment days), then 03-04 only in the current week, which
+    # is not over: rated on the complete week, 7 (elite). Counted as a full week it would pull the median
+    # down to (7 + 1) / 2 = 4 (high).
+    assert (fresh["complete_weeks"], fresh["deployment_days"], fresh["days_covered"]) == (1, 8, 12)
+    assert fresh["deployment_days_per_week_p50"] == approx(7)
+    assert fresh["deployment_frequency_tier"] == "elite"
+    weekly = warehouse.by("select * from analytics.mart_dora_weekly where service = 'fresh'", "week_start")
+    complete, current = weekly[date(2024, 2, 26)], weekly[date(2024, 3, 4)]
+    assert (complete["deployment_days"], complete["is_complete_week"]) == (7, True)
+    assert (current["deployment_days"], current["is_complete_week"]) == (1, False)
+    # the daily service's first week began before its data: partial too
+    first = warehouse.by("select * from analytics.mart_dora_weekly where service = 'daily'", "week_start")
+    assert {week: row["is_complete_week"] for week, row in first.items()} == {
+        date(2024, 2, 26): False,
+        date(2024, 3, 4): False,
+    }
+
+
+def test_all_services_start_with_the_earliest_data(warehouse):
+    everything = summary(warehouse)["(all services)"]
+    assert str(everything["data_start"]) == "2024-02-26 00:00:00"  # fresh's first run
+    # the week of 02-26 is complete: deployments on all 7 of its days (fresh; daily from 02-28)
+    assert (everything["days_covered"], everything["complete_weeks"]) == (12, 1)
+    assert everything["deployment_days_per_week_p50"] == approx(7)
+    rules = summary(warehouse)["rules-3"]
+    # one production deployment (03-04 18:00) in 5 calendar days of data (03-04 .. 03-08 18:00): 1.4 a week
+    assert (rules["days_covered"], rules["deployment_days_per_week_p50"]) == (5, approx(1.4))
+    assert rules["deployment_frequency_tier"] == "high"
+
+
+def test_a_gorules_run_with_three_jobs_contributes_its_time_once(warehouse):
+    jobs = warehouse.by("select * from analytics.fct_stage_runs where provider = 'gorules'", "stage_name")
+    assert set(jobs) == {"Development", "Staging", "Production"}
+    # each job's times are its run's (created 08:00, completed 18:00: 10 h)
+    for job in jobs.values():
+        assert (job["timing_source"], job["duration_sec"]) == ("run", approx(10 * HOUR))
+
+    # stage time: unit timing only, so the jobs add nothing (three times 10 h before)
+    stage_health = warehouse.rows(
+        "select * from analytics.mart_stage_health_weekly where provider = 'gorules' order by stage_name"
+    )
+    assert [(r["stage_name"], r["stages_finished"], r["run_timed_stages"]) for r in stage_health] == [
+        ("Development", 1, 1),
+        ("Production", 1, 1),
+        ("Staging", 1, 1),
+    ]
+    assert all(r["duration_p50_sec"] is None and r["duration_p95_sec"] is None for r in stage_health)
+    unit_time = warehouse.rows(
+        "select sum(duration_sec) as seconds from analytics.fct_stage_runs "
+        "where provider = 'gorules' and timing_source = 'unit'"
+    )
+    assert unit_time == [{"seconds": None}]
+
+    # the run's 10 h count once, in run health
+    run_health = warehouse.rows(
+        "select runs_finished, duration_p50_sec from analytics.mart_run_health_weekly "
+        "where scope_key = 'gorules:rules-3'"
+    )
+    assert run_health == [{"runs_finished": 1, "duration_p50_sec": approx(10 * HOUR)}]
+
+    # the Seamless stages have times of their own and are stage time (BUILD 08:00 .. 08:20; in the week
+    # of 03-04: daily 03-04 .. 03-08 and fresh 03-04)
+    build = warehouse.rows(
+        "select stages_finished, run_timed_stages, duration_p50_sec from analytics.mart_stage_health_weekly "
+        "where provider = 'seamless' and stage_name = 'BUILD' and week_start = '2024-03-04'"
+    )
+    assert build == [{"stages_finished": 6, "run_timed_stages": 0, "duration_p50_sec": approx(1200)}]
+
+
+def test_the_demo_summary_states_the_window_and_how_much_of_it_has_data(warehouse):
+    if warehouse.engine != "duckdb":
+        pytest.skip("the demo's summary reads its DuckDB file")
+    from pipelines.demo import summary_table
+
+    line = summary_table(warehouse.build_kwargs["duckdb_path"]).splitlines()[-1]
+    assert line.startswith(
+        "DORA, all services, last 90 days (data covers 12 of 90 days): "
+        "deployment frequency 7.0 days/week (elite) · lead time p50 0.5 h (elite)"
+    ), line
+
+
+def test_deleted_records_are_left_out_of_every_model(warehouse):
+    runs = {r["run_id"] for r in warehouse.rows("select run_id from analytics.fct_pipeline_runs")}
+    assert "svc-daily-0305b" not in runs  # deleted itself
+    assert "svc-gone-1" not in runs  # its service was deleted
+    assert "svc-daily-0305" in runs
+    scopes = {r["scope_key"] for r in warehouse.rows("select scope_key from analytics.dim_scopes")}
+    assert "seamless:svc-gone" not in scopes and "seamless:svc-daily" in scopes
+    stages = warehouse.rows(
+        "select stage_name, sequence from analytics.fct_stage_runs "
+        "where run_key = 'seamless:svc-fresh:svc-fresh-0227'"
+    )
+    assert stages == [{"stage_name": "DEPLOY_PROD", "sequence": 1}]  # its BUILD stage was deleted
+    deployed = warehouse.rows(
+        "select count(*) as n from analytics.fct_deployments where run_key like 'seamless:svc-daily:%'"
+    )
+    assert deployed == [{"n": 10}]  # not the deleted second deployment of 03-05
+    assert summary(warehouse)["daily"]["deployments"] == 10
+    assert "gone" not in summary(warehouse)
+
+
+def test_unfinished_runs_without_activity_for_a_week_are_stale_for_every_provider(warehouse):
+    stale = {
+        r["run_id"]: r["is_stale"]
+        for r in warehouse.rows(
+            "select run_id, is_stale from analytics.fct_pipeline_runs where not is_concluded"
+        )
+    }
+    # Seamless's newest activity: 03-08 09:00 (svc-daily-now started); 168 h before: 03-01 09:00
+    # Yunxiao's: 03-08 12:00 (run 7002 ended); 168 h before: 03-01 12:00
+    assert stale == {"svc-fresh-stuck": True, "svc-daily-now": False, "7001": True}
+    assert all(
+        not r["is_stale"]
+        for r in warehouse.rows("select is_stale from analytics.fct_pipeline_runs where is_concluded")
+    )
+
+
+def test_coverage_counts_deleted_and_stale_rows(warehouse):
+    rows = warehouse.rows(
+        "select metric, provider, reason, rows_with_reason, rows_considered, rows_used "
+        "from analytics.mart_metric_coverage where rows_with_reason > 0 or reason = 'deleted'"
+    )
+    got = {(r["metric"], r["provider"], r["reason"]): r["rows_with_reason"] for r in rows}
+    # runs: daily 11 + fresh 9 + gone 1 + daily-now: 18 used, 2 deleted, stuck stale, daily-now in flight
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("run_failure_rate", "seamless")} == {
+        "deleted": 2,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("run_failure_rate", "yunxiao")} == {
+        "deleted": 0,
+        "stale": 1,
+    }
+    # stage units: 0305b's two, fresh's BUILD of 02-27 and gone's one are deleted; the stuck run's IDLE
+    # DEPLOY_PROD is stale, daily-now's in flight
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("stage_failure_rate", "seamless")} == {
+        "deleted": 4,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    assert {k[2]: v for k, v in got.items() if k[:2] == ("deployment_frequency", "seamless")} == {
+        "deleted": 2,
+        "stale": 1,
+        "in_flight": 1,
+    }
+    used = {(r["metric"], r["provider"]): (r["rows_considered"], r["rows_used"]) for r in rows}
+    # deleted, stale and in-flight rows are left out by definition: they do not lower coverage
+    assert used[("run_failure_rate", "seamless")] == (18, 18)
+    assert used[("stage_failure_rate", "seamless")] == (35, 35)
+    assert used[("deployment_frequency", "seamless")] == (18, 18)
