@@ -105,12 +105,27 @@ def provider_color(providers, legend: str | None = "provider") -> alt.Color:
     )
 
 
-def _week_x(frame: pd.DataFrame, title: str = "ISO week of the finish (Monday, UTC)") -> alt.X:
-    """Weeks on a time axis, ticked on their Mondays (at most 16 labels)."""
-    weeks = sorted(pd.to_datetime(frame.week_start).unique())
-    ticks = [pd.Timestamp(w) for w in weeks[:: -(-len(weeks) // 16) or 1]]
-    values = [alt.DateTime(year=t.year, month=t.month, date=t.day) for t in ticks]
-    return alt.X("week_start:T", title=title, axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, values=values))
+DAY = pd.Timedelta(days=1)
+
+
+def _day(t: pd.Timestamp) -> alt.DateTime:
+    return alt.DateTime(year=t.year, month=t.month, date=t.day)
+
+
+def _week_x(
+    frame: pd.DataFrame, title: str = "ISO week of the finish (Monday, UTC)", fixed: bool = True
+) -> alt.X:
+    """Weeks on a time axis, ticked on their Mondays (at most 16 labels). With `fixed`, the domain runs
+    from a day before the first week to a day after the last, stated, so a layer without rows has no
+    extent to compute (and a single week sits in the middle)."""
+    weeks = [pd.Timestamp(w) for w in sorted(pd.to_datetime(frame.week_start).unique())]
+    ticks = weeks[:: -(-len(weeks) // 16) or 1]
+    return alt.X(
+        "week_start:T",
+        title=title,
+        scale=alt.Scale(domain=[_day(weeks[0] - DAY), _day(weeks[-1] + DAY)]) if fixed else alt.Undefined,
+        axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30, values=[_day(t) for t in ticks]),
+    )
 
 
 # --- DORA: the four keys per week, with tier bands ------------------------------------------------
@@ -120,8 +135,8 @@ TRENDS = {
     "deployment_days": ("deployment_frequency", "Deployment frequency", "deployment days per week", "d"),
     "lead_time_p50_hours": ("lead_time", "Lead time for changes (median)", "hours, log scale", ".1f"),
     "change_failure_rate": ("change_failure_rate", "Change failure rate", "failed / concluded", ".0%"),
-    "recovery_time_p50_hours": ("recovery_time", "Failed deployment recovery time (median)", "hours, log scale",
-                                ".1f"),
+    "recovery_time_p50_hours": ("recovery_time", "Failed deployment recovery time (median)",
+                                "hours, log scale", ".1f"),
 }  # fmt: skip
 
 
@@ -133,9 +148,8 @@ def tier_bands(benchmarks: pd.DataFrame, metric: str, low: float, high: float) -
         weekly = rows[rows.unit == "deployment_days_per_week"]
         floor = weekly.lower.min()
         rest = rows[rows.unit != "deployment_days_per_week"]
-        bands = [
-            (t.tier, t.lower, upper) for t, upper in zip(weekly.itertuples(), [None, *weekly.lower[:-1]])
-        ]
+        uppers = [None, *weekly.lower[:-1]]  # each tier ends where the one above begins
+        bands = [(t.tier, t.lower, upper) for t, upper in zip(weekly.itertuples(), uppers, strict=True)]
         bands.append((" or ".join(rest.tier) + " (rated per month)", 0.0, floor))
     else:
         bands = [(t.tier, t.lower, t.upper) for t in rows.itertuples()]
@@ -196,10 +210,15 @@ def dora_trend(weekly: pd.DataFrame, benchmarks: pd.DataFrame, column: str) -> a
         alt.Tooltip("failed:Q", title="failed deployments"),
     ]
     lines = base.mark_line(strokeWidth=1.8).add_params(toggle, _zoom_x())
-    whole = base.mark_point(size=40, filled=True).encode(tooltip=tooltip).transform_filter("!datum.partial")
-    partial = base.mark_point(size=40, filled=False).encode(tooltip=tooltip).transform_filter("datum.partial")
+    points = [  # filled: whole weeks; hollow: partial weeks (a layer only where it has rows)
+        base.mark_point(size=40, filled=not partial)
+        .encode(tooltip=tooltip)
+        .transform_filter(f"{'' if partial else '!'}datum.partial")
+        for partial in (False, True)
+        if (rows.partial == partial).any()
+    ]
     return (
-        alt.layer(band_layer, alt.layer(lines, whole, partial))
+        alt.layer(band_layer, alt.layer(lines, *points))
         .resolve_scale(color="independent")
         .properties(width=CHART_WIDTH - 200, height=190, title=title)
     )
@@ -218,7 +237,7 @@ def weekly_deployments(production: pd.DataFrame) -> alt.Chart:
         alt.Chart(rows)
         .mark_bar()
         .encode(
-            x=_week_x(rows),
+            x=_week_x(rows, fixed=False),  # bars span their week: x2
             x2="week_end:T",
             y=alt.Y("sum(deployments):Q", title="successful production deployments"),
             color=alt.Color("service:N", legend=alt.Legend(title="service")),
@@ -246,7 +265,11 @@ def lead_time_boxes(lead: pd.DataFrame) -> alt.Chart:
         alt.Chart(rows)
         .mark_boxplot(extent=1.5, size=22)
         .encode(
-            x=alt.X("hours:Q", scale=alt.Scale(type="log"), title="lead time, hours (log scale)"),
+            x=alt.X(
+                "hours:Q",
+                scale=alt.Scale(type="log", domain=[rows.hours.min() / 1.5, rows.hours.max() * 1.5]),
+                title="lead time, hours (log scale)",
+            ),
             y=alt.Y("provider:N", title=None, sort=providers),
             color=provider_color(providers, legend=None),
         )

@@ -359,10 +359,12 @@ def weekly_durations(r: Report) -> pd.DataFrame:
     )
 
 
-def unit_timing(r: Report) -> str:
-    """The condition for stage units with times of their own (fct_stage_runs.timing_source = 'unit').
-    Models built before that column existed have none to tell: every unit then counts."""
-    return "timing_source = 'unit'" if "timing_source" in r.columns("fct_stage_runs") else "true"
+def unit_timing(r: Report, table: str = "") -> str:
+    """The condition for stage units with times of their own (fct_stage_runs.timing_source = 'unit'),
+    of `table` (an alias) when given. Models built before that column existed have none to tell: every
+    unit then counts."""
+    column = f"{table}.timing_source" if table else "timing_source"
+    return f"{column} = 'unit'" if "timing_source" in r.columns("fct_stage_runs") else "true"
 
 
 def slowest_stages(r: Report, top: int = 12) -> pd.DataFrame:
@@ -423,7 +425,7 @@ def waterfall_units(r: Report, pipelines: int = 3) -> pd.DataFrame:
                    date_diff('millisecond', picked.started_at, s.started_at) / 60000.0 as start_min,
                    date_diff('millisecond', picked.started_at, s.finished_at) / 60000.0 as end_min
             from picked join analytics.fct_stage_runs s using (run_key)
-            where s.started_at is not null and s.finished_at is not null and {unit_timing(r).replace("timing", "s.timing")}
+            where s.started_at is not null and s.finished_at is not null and {unit_timing(r, "s")}
             order by picked.scope_runs desc, picked.scope_key, picked.pick desc, start_min, s.sequence"""
     )
 

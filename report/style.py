@@ -32,17 +32,17 @@ CHART_CONFIG = {
 
 # The page: a light stand-in for JupyterLab's 600 KB stylesheet, styling only what the report's
 # outputs use. Print: headings stay with what follows them, charts and tables are not split.
-PAGE_CSS = """  # noqa: UP031 - a CSS template: braces are CSS, %(font)s the only field
+PAGE_CSS = """
 :root { --text: #1f2328; --muted: #59636e; --line: #d1d9e0; --soft: #f6f8fa; --accent: #0969da; }
 * { box-sizing: border-box; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-body { margin: 0; color: var(--text); background: #fff; font: 14px/1.5 %(font)s; }
+body { margin: 0; color: var(--text); background: #fff; font: 14px/1.5 FONT_STACK; }
 main { max-width: 1180px; margin: 0 auto; padding: 16px 32px 48px; }
 h1 { font-size: 28px; margin: 12px 0 8px; }
 h2 { font-size: 21px; margin: 32px 0 8px; padding-top: 8px; border-top: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 20px 0 6px; }
 a { color: var(--accent); }
 a.anchor-link { display: none; }
-code { background: var(--soft); padding: 1px 4px; border-radius: 4px; font-size: 90%%; }
+code { background: var(--soft); padding: 1px 4px; border-radius: 4px; font-size: 90%; }
 pre { background: var(--soft); padding: 8px; overflow-x: auto; }
 blockquote { margin: 8px 0; padding: 6px 12px; border-left: 4px solid #fdae61; background: #fff8ef; }
 blockquote p { margin: 2px 0; }
@@ -53,7 +53,7 @@ th { text-align: left; background: var(--soft); }
 td { text-align: right; }
 .jp-OutputArea-output pre { white-space: pre-wrap; }
 .jp-InputPrompt, .jp-OutputPrompt, .jp-Collapser { display: none; }
-.cicd-chart { margin: 6px 0 14px; max-width: 100%%; overflow-x: auto; }
+.cicd-chart { margin: 6px 0 14px; max-width: 100%; overflow-x: auto; }
 .cicd-chart[data-error] { color: #b00; }
 .cicd-tooltip { position: fixed; z-index: 10; pointer-events: none; display: none; background: #fff;
   border: 1px solid var(--line); border-radius: 4px; padding: 6px 8px; font-size: 12px;
@@ -76,11 +76,11 @@ td { text-align: right; }
   @page { margin: 14mm 12mm; }
   body { font-size: 11.5px; }
   main { max-width: none; padding: 0; }
-  h1, h2, h3, h4 { break-after: avoid-page; page-break-after: avoid; }
-  .jp-MarkdownCell:has(h2, h3) { break-after: avoid-page; page-break-after: avoid; }
-  .cicd-chart, table, .freshness .box, blockquote { break-inside: avoid-page; page-break-inside: avoid; }
+  h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  .jp-MarkdownCell:has(h2, h3) { break-after: avoid; page-break-after: avoid; }
+  .cicd-chart, table, .freshness .box, blockquote { break-inside: avoid; page-break-inside: avoid; }
   .cicd-chart { overflow: visible; }
   .cicd-tooltip { display: none !important; }
   a { color: inherit; text-decoration: none; }
 }
-""" % {"font": FONT}
+""".replace("FONT_STACK", FONT)

@@ -92,8 +92,9 @@ def _freshness_bullet(fresh: pd.DataFrame) -> str | None:
     never = fresh[fresh.last_outcome.isna()]
     parts = []
     for row in failed.itertuples():
+        error = row.last_error or "no error text"
         parts.append(
-            f"{row.provider}'s last load failed ({moment(row.last_load_at)}: {row.last_error or 'no error text'}); "
+            f"{row.provider}'s last load failed ({moment(row.last_load_at)}: {error}); "
             f"its data is from {moment(row.last_success_at)}"
         )
     if not never.empty:

@@ -97,15 +97,14 @@ def freshness_boxes(fresh: pd.DataFrame, r: Report) -> None:
 
 
 def _freshness_box(row) -> str:
-    if pd.isna(row.last_outcome):
-        state, outcome = "none", "never loaded by `cicd-etl run`"
-    else:
-        state = LOAD_STATE.get(row.last_outcome, "warn")
-        outcome = row.last_outcome
+    loaded = pd.notna(row.last_outcome)
+    state = LOAD_STATE.get(row.last_outcome, "warn") if loaded else "none"
     if state == "ok" and row.stale_runs:
         state = "warn"
     facts = {
-        "last load": f"{moment(row.last_load_at)} · {outcome}",
+        "last load": f"{moment(row.last_load_at)} · {row.last_outcome}"
+        if loaded
+        else "never (no cicd-etl run)",
         "error": row.last_error if isinstance(row.last_error, str) and row.last_error else None,
         "last successful load": moment(row.last_success_at),
         "newest activity": moment(row.newest_activity_at),
@@ -115,7 +114,8 @@ def _freshness_box(row) -> str:
     items = "".join(
         f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items() if v is not None
     )
-    return f'<div class="box {state}" data-provider="{row.provider}"><h4>{row.provider}</h4><dl>{items}</dl></div>'
+    name = html.escape(row.provider)
+    return f'<div class="box {state}" data-provider="{name}"><h4>{name}</h4><dl>{items}</dl></div>'
 
 
 # --- DORA headline ----------------------------------------------------------------------------------
@@ -170,8 +170,9 @@ def dora_window_note(r: Report, overall) -> str:
     dora = r.dora
     note = (
         f"DORA window: **{dora.start:%Y-%m-%d %H:%M} to {dora.end:%Y-%m-%d %H:%M} UTC** ({dora.days} days), "
-        f"rated with the {dora.report_year} DORA report's thresholds; {int(overall.deployments):,} successful "
-        f"and {int(overall.failed_deployments):,} failed production deployments across all services."
+        f"rated with the {dora.report_year} DORA report's thresholds; {int(overall.deployments):,} "
+        f"successful and {int(overall.failed_deployments):,} failed production deployments across all "
+        "services."
     )
     if dora.days_covered is not None and dora.days_covered < dora.days:
         note += f" The data covers {dora.days_covered} of these {dora.days} days."
