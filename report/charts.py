@@ -81,6 +81,9 @@ def show(chart: alt.TopLevelMixin, title: str) -> None:
 
 # --- building blocks ------------------------------------------------------------------------------
 
+_CATEGORY10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf"]  # fmt: skip
+
 
 def _zoom_x() -> alt.Parameter:
     """Wheel zooms and drag pans the x axis (double-click resets)."""
@@ -110,6 +113,15 @@ DAY = pd.Timedelta(days=1)
 
 def _day(t: pd.Timestamp) -> alt.DateTime:
     return alt.DateTime(year=t.year, month=t.month, date=t.day)
+
+
+def service_color(services) -> alt.Color:
+    """Services in one palette, the same in every chart of a report: each service's colour follows from
+    its place in the sorted list; the all-services row is black."""
+    names = sorted(set(services) - {ALL_SERVICES})
+    colors = {ALL_SERVICES: "#111111", **dict(zip(names, _CATEGORY10 * (len(names) // 10 + 1), strict=False))}
+    domain = [*([ALL_SERVICES] if ALL_SERVICES in set(services) else []), *names]
+    return alt.Color("service:N", scale=_scale(colors, domain), legend=alt.Legend(title="service"))
 
 
 def _week_x(
@@ -191,15 +203,11 @@ def dora_trend(weekly: pd.DataFrame, benchmarks: pd.DataFrame, column: str) -> a
             tooltip=[alt.Tooltip("tier:N", title="tier band")],
         )
     )
-    services = list(dict.fromkeys([*([ALL_SERVICES] if ALL_SERVICES in set(rows.service) else []),
-                                   *sorted(set(rows.service) - {ALL_SERVICES})]))  # fmt: skip
     toggle = _legend_toggle("service")
-    palette = dict(zip(services, ["#111111" if s == ALL_SERVICES else c for s, c in
-                                  zip(services, _CATEGORY10 * 3, strict=False)], strict=False))  # fmt: skip
     base = alt.Chart(rows).encode(
         x=_week_x(rows, "ISO week (Monday, UTC)"),
         y=alt.Y(f"{column}:Q", scale=y_scale, title=unit),
-        color=alt.Color("service:N", scale=_scale(palette, services), legend=alt.Legend(title="service")),
+        color=service_color(weekly.service),  # every service: the same colours in each chart
         opacity=alt.condition(toggle, alt.value(1.0), alt.value(0.12)),
     )
     tooltip = [
@@ -224,10 +232,6 @@ def dora_trend(weekly: pd.DataFrame, benchmarks: pd.DataFrame, column: str) -> a
     )
 
 
-_CATEGORY10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf"]  # fmt: skip
-
-
 def weekly_deployments(production: pd.DataFrame) -> alt.Chart:
     """Successful production deployments per week, stacked by service."""
     rows = production[production.service != ALL_SERVICES]
@@ -240,7 +244,7 @@ def weekly_deployments(production: pd.DataFrame) -> alt.Chart:
             x=_week_x(rows, fixed=False),  # bars span their week: x2
             x2="week_end:T",
             y=alt.Y("sum(deployments):Q", title="successful production deployments"),
-            color=alt.Color("service:N", legend=alt.Legend(title="service")),
+            color=service_color(rows.service),
             opacity=alt.condition(toggle, alt.value(1.0), alt.value(0.15)),
             tooltip=[
                 alt.Tooltip("service:N"),

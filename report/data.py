@@ -391,10 +391,10 @@ def units_without_own_times(r: Report) -> pd.DataFrame:
     )
 
 
-def waterfall_units(r: Report, pipelines: int = 3) -> pd.DataFrame:
-    """The stage units of two runs of each of the `pipelines` busiest scopes (most runs with a verdict in
-    the window, among scopes whose units have times of their own): the typical run (duration nearest
-    the scope's median) and the slowest. Offsets are minutes from the run's start."""
+def waterfall_units(r: Report) -> pd.DataFrame:
+    """The stage units of two runs of each provider's busiest scope (most runs with a verdict in the
+    window, among scopes whose units have times of their own): the typical run (duration nearest the
+    scope's median) and the slowest. Offsets are minutes from the run's start."""
     return r.sql(
         f"""with runs as (
                 select run_key, scope_key, scope_name, provider, service, run_id, started_at, duration_sec
@@ -406,7 +406,8 @@ def waterfall_units(r: Report, pipelines: int = 3) -> pd.DataFrame:
             ),
             busiest as (
                 select scope_key, count(*) as scope_runs, quantile_cont(duration_sec, 0.5) as p50_sec
-                from runs group by scope_key order by scope_runs desc, scope_key limit {int(pipelines)}
+                from runs group by provider, scope_key
+                qualify row_number() over (partition by provider order by count(*) desc, scope_key) = 1
             ),
             picked as (
                 select runs.*, busiest.scope_runs, busiest.p50_sec, 'typical' as pick
