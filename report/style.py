@@ -26,7 +26,7 @@ CHART_CONFIG = {
     "font": FONT,
     "view": {"stroke": None},
     "axis": {"labelFontSize": 11, "titleFontSize": 11, "gridOpacity": 0.35, "labelLimit": 320},
-    "legend": {"labelFontSize": 11, "titleFontSize": 11, "labelLimit": 260},
+    "legend": {"labelFontSize": 11, "titleFontSize": 11, "labelLimit": 260, "symbolOpacity": 0.9},
     "title": {"fontSize": 14, "anchor": "start", "subtitleFontSize": 11, "subtitleColor": "#555"},
 }
 
