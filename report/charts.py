@@ -1,10 +1,11 @@
-"""The report's charts: Vega-Lite (built with Altair), compiled to Vega in Python and drawn in the page
-by the Vega runtime, which the report carries inline. Every chart shows values on hover; time axes zoom
-and pan (wheel, drag; double-click resets); clicking a legend entry shows that series alone.
+"""The report's charts: Vega-Lite specs built with Altair, drawn in the page by vega-embed, which the
+report carries inline. Every chart shows values on hover; time axes zoom and pan (wheel, drag;
+double-click resets); clicking a legend entry shows that series alone.
 
-`load_runtime()` displays the runtime once, at the top (about 0.6 MB of JavaScript, from the
-vl-convert-python wheel: nothing is fetched at render or view time); `show(chart)` displays a chart as a
-<div> and a call to draw it. A notebook opened in Jupyter draws them the same way once it is trusted.
+`load_runtime()` displays the runtime once, at the top (about 0.9 MB of JavaScript: vega, vega-lite and
+vega-embed from the vl-convert-python wheel; nothing is fetched at render or view time); `show(chart)`
+displays a chart as a <div> and a call to draw it. A notebook opened in Jupyter draws them the same way
+once it is trusted. BENCHMARKS.md ("Report") compares this with the other options measured.
 """
 
 from __future__ import annotations

@@ -436,13 +436,10 @@ def critical_path(units: pd.DataFrame, slack_min: float = 0.05) -> pd.Series:
     the unit that finished last before it started (what it waited for), until none is left.
     `slack_min` tolerates clock rounding between one unit's end and the next one's start."""
     on_path = pd.Series(False, index=units.index)
-    remaining = units
-    current = remaining.end_min.idxmax() if not remaining.empty else None
+    current = units.end_min.idxmax() if not units.empty else None
     while current is not None:
         on_path[current] = True
-        start = units.start_min[current]
-        before = remaining[(remaining.end_min <= start + slack_min) & (remaining.index != current)]
-        before = before[~on_path[before.index]]
+        before = units[(units.end_min <= units.start_min[current] + slack_min) & ~on_path]
         current = before.end_min.idxmax() if not before.empty else None
     return on_path
 

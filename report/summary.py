@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from report.data import Report
 from report.style import ALL_SERVICES
 from report.tables import DORA_MEASURES, change, failure_rate, moment, percent, rated
 
 
 def what_changed(
-    r: Report,
     summary: pd.DataFrame,
     previous: pd.DataFrame | None,
-    runs_now: pd.DataFrame,
-    runs_before: pd.DataFrame,
+    health: pd.DataFrame,
+    health_before: pd.DataFrame,
     fresh: pd.DataFrame,
 ) -> list[str]:
+    """`health` is data.run_health (weekly rows), `health_before` data.run_health_before (per provider)."""
+    runs_now = health.groupby("provider").sum(numeric_only=True).reset_index() if not health.empty else health
     bullets = [
         _dora_bullet(summary, previous),
-        _runs_bullet(runs_now, runs_before),
+        _runs_bullet(runs_now, health_before),
         _weakest_bullet(summary),
         _freshness_bullet(fresh),
     ]

@@ -292,3 +292,11 @@ def coverage_table(cover: pd.DataFrame) -> pd.DataFrame:
             "what was left out, and why": [coverage_note(row) for row in cover.itertuples()],
         }
     )
+
+
+def coverage_reasons(cover: pd.DataFrame) -> pd.DataFrame:
+    """The mart's rows as they are, when the models name each exclusion with its `reason` (contract §5
+    vocabulary) and `detail` (unmapped values and unknown environment names with their counts)."""
+    first = [c for c in ("metric", "provider", "reason") if c in cover.columns]
+    rest = [c for c in cover.columns if c not in first and c != "metric_order"]
+    return cover[first + rest].assign(metric=cover.metric.str.replace("_", " "))
