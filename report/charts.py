@@ -65,7 +65,7 @@ def _script_safe(text: str) -> str:
 
 
 def show(chart: alt.TopLevelMixin, title: str) -> None:
-    """Display `chart` (compiled to Vega) as a <div> labelled `title` and the call that draws it."""
+    """Display `chart` as a <div> labelled `title` and the call that draws it (its Vega-Lite spec inline)."""
     spec = chart.configure(**CHART_CONFIG).to_dict()
     spec.pop("$schema", None)  # a name, not a resource: nothing in the page refers to the network
     spec["description"] = title  # the chart's accessible name
