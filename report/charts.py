@@ -40,7 +40,7 @@ window.cicdChart = function (id, spec) {
   }
   try {
     vegaEmbed(el, spec, {mode: 'vega-lite', renderer: 'svg', actions: false}).then(
-      function () { el.setAttribute('data-rendered', 'true'); }, fail);
+      function (result) { el.vegaView = result.view; el.setAttribute('data-rendered', 'true'); }, fail);
   } catch (error) { fail(error); }
 };
 """
@@ -74,7 +74,7 @@ def show(chart: alt.TopLevelMixin, title: str) -> None:
     label = title.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     display(
         HTML(
-            f'<div class="cicd-chart" id="{chart_id}" role="img" aria-label="{label}"></div>'
+            f'<div class="cicd-chart" id="{chart_id}" data-title="{label}"></div>'
             f'<script>cicdChart("{chart_id}", {data});</script>'
         )
     )

@@ -448,6 +448,28 @@ def test_the_page_draws_every_chart_without_errors_or_network(page):
     assert page.blocked == []
 
 
+def test_charts_show_values_on_hover_zoom_their_time_axis_and_toggle_series_from_the_legend(page):
+    chart = page.locator(".cicd-chart[data-title='Successful production deployments per week']")
+    chart.scroll_into_view_if_needed()
+    chart.locator("g.mark-rect path").first.hover()
+    page.wait_for_selector("#vg-tooltip-element.visible", timeout=5_000)
+    assert "successful" in page.inner_text("#vg-tooltip-element")
+
+    domain = "el => el.vegaView.scale('x').domain().map(Number)"
+    before = chart.evaluate(domain)
+    box = chart.locator("svg").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(f"el => ({domain})(el).join() !== {before!r}.join()", arg=chart.element_handle())
+    after = chart.evaluate(domain)
+    assert after[1] - after[0] < before[1] - before[0]  # zoomed in
+
+    chart.locator("g.role-legend-symbol path").first.click()
+    bars = "[...el.querySelectorAll('g.mark-rect path')]"
+    faded = f"el => {bars}.filter(p => +p.getAttribute('opacity') < 0.5).length"
+    page.wait_for_function(f"el => ({faded})(el) > 0", arg=chart.element_handle())
+
+
 def test_the_pages_headline_numbers_are_the_marts(page, warehouse):
     (deployments, lead_hours, lead_tier, cfr, cfr_tier), = query(
         warehouse,
