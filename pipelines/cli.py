@@ -165,20 +165,49 @@ def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit, rate_w
     type=click.Path(dir_okay=False),
     help="HTML file (default: cicd_report.html beside it).",
 )
-def report(duckdb_path, out_file) -> None:
-    """Execute the report notebook against the database and write one self-contained HTML file."""
+@click.option(
+    "--start", help="First day of the window (ISO date or timestamp, UTC; default: the DORA window's)."
+)
+@click.option(
+    "--end", help="Last day of the window (a bare date includes the day; default: the DORA window's)."
+)
+@click.option(
+    "--window-days", type=click.IntRange(min=1), help="The window's length ending at --end (default: 90)."
+)
+@click.option("--providers", help="Comma-separated providers to report on (default: all four).")
+@click.option("--services", help="Comma-separated services to report on (default: all).")
+def report(duckdb_path, out_file, start, end, window_days, providers, services) -> None:
+    """Execute the report notebook against the database and write one self-contained HTML file.
+
+    By default the report covers the window the DORA marts were built for, so its headline and its
+    sections agree; --start/--end/--window-days choose another window for the sections."""
     import time
     from pathlib import Path
 
     from pipelines.config import resolve_destination
-    from pipelines.report import ReportError, render_report
+    from report import ReportError, render_report
 
+    if start and window_days:
+        raise click.UsageError("give --start or --window-days, not both")
+    if providers:
+        unknown = sorted({p.strip() for p in providers.split(",")} - set(PROVIDERS))
+        if unknown:
+            raise click.UsageError(
+                f"unknown provider(s) {', '.join(unknown)}; choose from {', '.join(PROVIDERS)}"
+            )
+    chosen = {
+        "start": start,
+        "end": end,
+        "window_days": window_days,
+        "providers": providers,
+        "services": services,
+    }
     database = resolve_destination("duckdb", duckdb_path).duckdb_path
     out = Path(out_file) if out_file else database.with_name("cicd_report.html")
     click.echo(f"Rendering the report on {database} ...", err=True)
     started = time.monotonic()
     try:
-        written = render_report(database, out)
+        written = render_report(database, out, {k: v for k, v in chosen.items() if v is not None})
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Report written to {written} in {time.monotonic() - started:.1f} s")

@@ -48,7 +48,7 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
     say(format_outcomes(outcomes))
 
     from pipelines.models import build_models
-    from pipelines.report import render_report
+    from report import render_report
 
     say("Building the models (dbt build: seeds, models, data tests) ...")
     result = build_models(

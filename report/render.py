@@ -1,8 +1,9 @@
 """`cicd-etl report`: execute notebooks/cicd_report.ipynb headless and write one self-contained HTML file.
 
 The notebook runs in a fresh kernel of this interpreter (nbclient), with the parameters injected after its
-`parameters` cell as papermill does. The HTML hides the code, embeds every chart as a data URI and loads
-nothing from the network (no require.js, MathJax or Mermaid from a CDN); `external_resources` checks it.
+`parameters` cell as papermill does. The HTML hides the code and carries its own small stylesheet (not
+JupyterLab's), the chart runtime and every chart's data inline: it loads nothing from the network (no
+require.js, MathJax or Mermaid from a CDN); `external_resources` checks its links.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
-from pipelines.report_helpers import ReportError, connect_read_only
+from report.data import ReportError, connect_read_only
+from report.style import PAGE_CSS
 
 __all__ = ["ReportError", "external_resources", "render_report"]
 
@@ -28,26 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "cicd_report.ipynb"
 SIMPLE_TYPES = (str, int, float, bool, type(None))
 
-# The lab template without its CDN scripts, and with a readable page width.
+# The lab template's cell markup, without its CDN scripts and without JupyterLab's 600 KB stylesheet:
+# the report's own CSS (report/style.py) styles what its outputs use.
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block data_png scoped -%}
-<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
-<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
- alt="{{ ((output | get_metadata('alt', 'image/png')) or 'chart') | escape_html }}">
-</div>
-{%- endblock data_png -%}
-{%- block extra_css -%}
-<style>
-  body.jp-Notebook main { max-width: 1200px; margin: 0 auto; padding: 16px 32px 48px; }
-  .jp-RenderedHTMLCommon table { font-size: 12.5px; margin: 4px 0 12px; }
-  .jp-RenderedHTMLCommon caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0; }
-  .jp-RenderedHTMLCommon blockquote { border-left: 4px solid #fdae61; background: #fff8ef; }
-</style>
-{%- endblock extra_css -%}
-"""
+{%- block notebook_css -%}
+<style>{% raw %}PAGE_CSS{% endraw %}</style>
+{%- endblock notebook_css -%}
+""".replace("PAGE_CSS", PAGE_CSS)
 
 
 def render_report(
