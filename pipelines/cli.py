@@ -41,12 +41,15 @@ def main() -> None:
 def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
     """Load every configured provider, then build the SQL models."""
     from pipelines.config import ConfigError, resolve_destination, select_providers
+    from pipelines.models import seed_overrides
     from pipelines.progress import show_progress
     from pipelines.runner import format_outcomes, load_providers
 
     try:
         names = select_providers(providers)
         target = resolve_destination(destination, duckdb_path)
+        if not no_models:
+            seed_overrides()  # a bad MODELS__SEEDS_DIR is reported before anything loads
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
@@ -75,10 +78,11 @@ def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
 def models(duckdb_path, destination, dora_window_days) -> None:
     """(Re)build the SQL models and run their data tests on what is loaded."""
     from pipelines.config import ConfigError, resolve_destination
-    from pipelines.models import build_models, coverage_warning
+    from pipelines.models import build_models, coverage_warning, seed_overrides
 
     try:
         target = resolve_destination(destination, duckdb_path)
+        seed_overrides()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"Building models (dbt) on {target.describe()} ...", err=True)
@@ -105,8 +109,14 @@ def demo(scale, out_dir) -> None:
     """Zero-config demo: simulator → load → models → report → summary."""
     from pathlib import Path
 
+    from pipelines.config import ConfigError
     from pipelines.demo import run_demo, summary_table
+    from pipelines.models import seed_overrides
 
+    try:
+        seed_overrides()  # the demo's models use the user's seeds too
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     result = run_demo(scale, Path(out_dir), say=lambda line: click.echo(line, err=True))
     click.echo("")
     click.echo(summary_table(result.duckdb_path))
@@ -116,6 +126,27 @@ def demo(scale, out_dir) -> None:
     click.echo(f"Finished in {result.seconds:.0f}s.")
     if not all(o.ok for o in result.outcomes):
         sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite the files already in FOLDER.")
+def seeds(folder, force) -> None:
+    """Write the seeds you can tune (service_map, environment_rules, stage_type_rules, status_map) into
+    FOLDER as CSVs to edit; point MODELS__SEEDS_DIR at FOLDER and the models use them."""
+    from pathlib import Path
+
+    from pipelines.models import write_default_seeds
+
+    written, kept = write_default_seeds(folder, overwrite=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    for path in kept:
+        click.echo(f"kept  {path} (already there; --force overwrites it)")
+    where = Path(folder).resolve()
+    click.echo("Edit them (delete those you keep as shipped), then point the models at the folder:")
+    click.echo(f"  export MODELS__SEEDS_DIR={where}")
+    click.echo(f'  or in .dlt/config.toml:  [models] seeds_dir = "{where}"')
 
 
 @main.command()

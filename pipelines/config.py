@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dlt
+import duckdb
+from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import ConnectionStringCredentials
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.destinations.impl.duckdb.configuration import (
+    DuckDbClientConfiguration,
+    DuckDbConnectionPool,
+    DuckDbCredentials,
+)
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
+
+from pipelines.privacy import DUCKDB_CONFIG
 
 PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
 RAW_DATASET = "cicd_raw"
@@ -81,7 +89,7 @@ class Destination:
 
     def dlt_destination(self):
         if self.kind == "duckdb":
-            credentials = DuckDbCredentials(str(self.duckdb_path), global_config=DUCKDB_LOAD_SETTINGS)
+            credentials = PrivateDuckDbCredentials(str(self.duckdb_path), global_config=DUCKDB_LOAD_SETTINGS)
             return TypedJsonlDuckDb(credentials=credentials, preferred_loader_file_format="jsonl")
         return dlt.destinations.postgres(credentials=self.postgres_credentials)
 
@@ -137,8 +145,39 @@ class TypedJsonlClient(DuckDbClient):
         return TypedJsonlJob(file_path) if type(job) is DuckDbCopyJob and is_jsonl else job
 
 
+class PrivateConnectionPool(DuckDbConnectionPool):
+    """dlt's pool, opening its connection with `DUCKDB_CONFIG` (no extension downloads).
+
+    dlt passes its `global_config` to DuckDB with SET after connecting, too late for the file being opened:
+    the pool's connection is opened here first, and dlt's `borrow_conn` then uses it as its own."""
+
+    def borrow_conn(self, *args, **kwargs):
+        with self._conn_lock:
+            if self._conn is None and self._conn_owner and not self.always_open_connection:
+                credentials = self.credentials
+                self._conn = duckdb.connect(
+                    credentials._conn_str(), read_only=credentials.read_only, config=DUCKDB_CONFIG
+                )
+            return super().borrow_conn(*args, **kwargs)
+
+
+@configspec(init=False)
+class PrivateDuckDbCredentials(DuckDbCredentials):
+    def on_resolved(self) -> None:
+        super().on_resolved()
+        self.conn_pool = PrivateConnectionPool(self)
+
+
+@configspec(init=False)
+class PrivateDuckDbConfiguration(DuckDbClientConfiguration):
+    credentials: PrivateDuckDbCredentials = None  # dlt builds the credentials as the spec's type
+
+
 class TypedJsonlDuckDb(dlt.destinations.duckdb):
-    """dlt's DuckDB destination whose jsonl load files are read with their tables' column types."""
+    """dlt's DuckDB destination whose jsonl load files are read with their tables' column types, and
+    whose connections never download extensions."""
+
+    spec = PrivateDuckDbConfiguration
 
     @property
     def client_class(self) -> type[DuckDbClient]:

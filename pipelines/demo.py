@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from pipelines.config import PROVIDERS, Destination, temporary_environment
+from pipelines.privacy import connect_duckdb
 from pipelines.progress import show_progress
 from pipelines.runner import ProviderOutcome, format_outcomes, load_providers
 
@@ -71,7 +70,7 @@ def _start_fresh(destination: Destination, out_dir: Path) -> None:
 
 def summary_table(duckdb_path: Path) -> str:
     """A short table of what the demo loaded and what it means, from the analytics models."""
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with connect_duckdb(duckdb_path, read_only=True) as con:
         runs = con.execute(
             """select r.provider, count(*) as runs,
                       count(*) filter (where r.result = 'SUCCESS') as ok,

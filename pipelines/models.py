@@ -8,16 +8,24 @@ PostgreSQL connection string (`DESTINATION__POSTGRES__CREDENTIALS`). There is no
 configure a path or password. The password travels in a `DBT_ENV_SECRET_` variable, which dbt scrubs
 from its logs, and is scrubbed again from every message this module returns or raises.
 
-dbt's `target/` and `logs/` go to `sql/target/<destination identity>/` (git-ignored), or to
-`work_dir` when given, so two builds against different databases never share them.
+The dbt project ships with the package (`pipelines.assets`); nothing is written into it. dbt's
+`target/` and `logs/` go to the per-user cache, `~/.cache/cicd-etl/dbt/<destination identity>/`
+(`$XDG_CACHE_HOME` honoured), or to `work_dir` when given, so two builds against different databases
+never share them.
+
+The seeds an organisation tunes (`TUNABLE_SEEDS`) can be replaced without forking: the CSVs in the
+folder named by `[models] seeds_dir` (env `MODELS__SEEDS_DIR`) replace the packaged seeds of the same
+name; `cicd-etl seeds DIR` writes the packaged ones there to start from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -28,10 +36,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
 
-from pipelines.config import temporary_environment
+from pipelines.assets import asset_path, cache_path
+from pipelines.config import ConfigError, temporary_environment
+from pipelines.privacy import connect_duckdb
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = asset_path("sql")
+SEEDS_DIR = SQL_DIR / "seeds"
 DESTINATIONS = ("duckdb", "postgres")
+# The mappings that describe an organisation rather than a provider's API (README "Tuning for your
+# organisation"); the others (trigger_type_map, dora_benchmarks) follow the providers and DORA.
+TUNABLE_SEEDS = ("service_map", "environment_rules", "stage_type_rules", "status_map")
+SEEDS_DIR_SETTING = "models.seeds_dir"  # env MODELS__SEEDS_DIR
 
 # dbt reads its profile from the process environment, so one build at a time per process.
 _ENV_LOCK = threading.Lock()
@@ -190,6 +205,75 @@ def _profile(destination: str, duckdb_path, postgres_credentials) -> _Profile:
     raise ValueError(f"unknown destination {destination!r}; choose one of {', '.join(DESTINATIONS)}")
 
 
+def seed_overrides(seeds_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """The user's CSVs that replace packaged seeds, by seed name: from `seeds_dir`, else the
+    `models.seeds_dir` setting; none when neither is set. Raises ConfigError naming the setting when the
+    folder is missing, holds a CSV that is not a tunable seed, or a CSV's columns differ from the
+    packaged seed's."""
+    if seeds_dir is None:
+        import dlt
+
+        seeds_dir = dlt.config.get(SEEDS_DIR_SETTING)
+    if not seeds_dir:
+        return {}
+    folder = Path(str(seeds_dir)).expanduser().resolve()
+    where = f"MODELS__SEEDS_DIR ({folder})"
+    if not folder.is_dir():
+        raise ConfigError(f"{where} is not a folder; write the defaults there with: cicd-etl seeds {folder}")
+    overrides = {csv_file.stem: csv_file for csv_file in sorted(folder.glob("*.csv"))}
+    unknown = sorted(set(overrides) - set(TUNABLE_SEEDS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: no seed is named {', '.join(name + '.csv' for name in unknown)}; "
+            f"the seeds you can replace are {', '.join(name + '.csv' for name in TUNABLE_SEEDS)}"
+        )
+    for name, csv_file in overrides.items():
+        expected, found = _csv_header(SEEDS_DIR / f"{name}.csv"), _csv_header(csv_file)
+        if set(found) != set(expected):
+            raise ConfigError(
+                f"{where}: {csv_file.name} has columns {','.join(found)}; expected {','.join(expected)}"
+            )
+    return overrides
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [column.strip() for column in next(csv.reader(handle), [])]
+
+
+def _project_for_build(overrides: Mapping[str, Path], work: Path) -> Path:
+    """The dbt project to build: the packaged one, or a copy in `work` with the user's seeds in place.
+
+    A copy, because dbt keeps the seeds' paths relative to the project: a seed folder outside it
+    (`seed-paths` may name one) makes dbt write its compiled SQL over the CSVs themselves."""
+    if not overrides:
+        return SQL_DIR
+    project = work / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(SQL_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".*"))
+    for name, csv_file in overrides.items():
+        # rewritten as plain UTF-8: a spreadsheet's byte-order mark would become part of a column name
+        text = csv_file.read_text(encoding="utf-8-sig")
+        (project / "seeds" / f"{name}.csv").write_text(text, encoding="utf-8")
+    return project
+
+
+def write_default_seeds(folder: str | os.PathLike, overwrite: bool = False) -> tuple[list[Path], list[Path]]:
+    """Copy the packaged tunable seeds into `folder` (created if needed), to edit and point
+    `MODELS__SEEDS_DIR` at. Returns (written, kept): existing files are kept unless `overwrite`."""
+    folder = Path(folder).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    written, kept = [], []
+    for name in TUNABLE_SEEDS:
+        target = folder / f"{name}.csv"
+        if target.exists() and not overwrite:
+            kept.append(target)
+            continue
+        shutil.copyfile(SEEDS_DIR / f"{name}.csv", target)
+        written.append(target)
+    return written, kept
+
+
 def _release_duckdb() -> None:
     """dbt-duckdb keeps its DuckDB instance open in a class attribute after a run; close it, so the
     file is free for other connections (read-only reports, the next load) in this process."""
@@ -240,6 +324,7 @@ def build_models(
     select: str | None = None,
     full_refresh: bool = False,
     work_dir: str | os.PathLike | None = None,
+    seeds_dir: str | os.PathLike | None = None,
     quiet: bool = True,
     raise_on_error: bool = True,
 ) -> ModelsResult:
@@ -252,6 +337,8 @@ def build_models(
     advises for production builds: they test the code on fixed inputs, not the loaded data).
     vars: dbt vars, e.g. {"dora_window_days": 30, "dora_report_year": 2021}.
     select: a dbt selection (e.g. "mart_dora_summary") to build part of the project.
+    work_dir: where dbt writes target/ and logs/ (default: the per-user cache, per destination).
+    seeds_dir: a folder of CSVs replacing tunable seeds (default: the `models.seeds_dir` setting).
     quiet: print only dbt's errors (default); False prints dbt's line per node.
     Raises ModelsError (with the failing models/tests) unless raise_on_error is False; the result
     says ok, failures and timings either way.
@@ -259,11 +346,12 @@ def build_models(
     from dbt.cli.main import dbtRunner
 
     profile = _profile(destination, duckdb_path, postgres_credentials)
-    base = Path(work_dir) if work_dir else SQL_DIR / "target" / profile.identity
+    base = Path(work_dir) if work_dir else cache_path("dbt", profile.identity)
+    project = _project_for_build(seed_overrides(seeds_dir), base)
     args = [
         "build",
         "--project-dir",
-        str(SQL_DIR),
+        str(project),
         "--profiles-dir",
         str(SQL_DIR),
         "--target",
@@ -348,16 +436,24 @@ def coverage_warning(
         what = "unmapped status" if reason == "unmapped_status" else "unknown environment"
         lines.append(f"  {provider} {_WHAT[metric]}: {what} {detail}")
     seeds = sorted({_SEED[reason] for _p, _m, reason, _d, _c in rows})
-    where = ", ".join(str(SQL_DIR / "seeds" / seed) for seed in seeds)
-    lines.append(f"  map them in {where}, then run `cicd-etl models` again")
+    lines.append(f"  {_where_to_map(seeds)}, then run `cicd-etl models` again")
     return "\n".join(lines)
+
+
+def _where_to_map(seeds: list[str]) -> str:
+    """The user's seed files when MODELS__SEEDS_DIR is set; else how to get them (never the installed ones)."""
+    import dlt
+
+    own = dlt.config.get(SEEDS_DIR_SETTING)
+    if own:
+        return "map them in " + ", ".join(str(Path(str(own)).expanduser().resolve() / seed) for seed in seeds)
+    shipped = ", ".join(str(SEEDS_DIR / seed) for seed in seeds)
+    return f"map them in your own copy of {shipped} (`cicd-etl seeds DIR` writes one; set MODELS__SEEDS_DIR=DIR)"
 
 
 def _query(destination, duckdb_path, postgres_credentials, sql: str) -> list[tuple]:
     if destination == "duckdb":
-        import duckdb
-
-        with duckdb.connect(str(_duckdb_path(duckdb_path)), read_only=True) as con:
+        with connect_duckdb(_duckdb_path(duckdb_path), read_only=True) as con:
             return con.execute(sql).fetchall()
     import psycopg2
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from pipelines.config import PROVIDERS, RAW_DATASET
+from pipelines.privacy import connect_duckdb
 from pipelines.runner import ETL_RUNS_TABLE
 from sources.raw_tables import RAW_TABLES
 
@@ -32,7 +31,7 @@ def read_status(duckdb_path: Path) -> list[ProviderStatus]:
         raise FileNotFoundError(
             f"no database at {duckdb_path}: run `cicd-etl run` (or `cicd-etl demo`) first"
         )
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with connect_duckdb(duckdb_path, read_only=True) as con:
         tables = _existing_tables(con)
         statuses = {p: ProviderStatus(p) for p in PROVIDERS}
         _fill_last_loads(con, tables, statuses)

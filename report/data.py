@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines.privacy import connect_duckdb
 from sources.raw_tables import PROVIDERS
 
 VERDICTS = "('SUCCESS', 'FAILURE', 'TIMED_OUT')"  # the results failure rates and durations count
@@ -103,7 +104,7 @@ def connect_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise ReportError(f"no database at {path}: run `cicd-etl run` (or `cicd-etl demo`) first")
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect_duckdb(path, read_only=True)
     except duckdb.Error as exc:
         raise ReportError(_open_error(path, str(exc))) from None
     models = "select count(*) from information_schema.tables where table_schema = 'analytics'"

@@ -21,13 +21,14 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
+from pipelines.assets import asset_path
 from report.data import ReportError, connect_read_only
 from report.style import PAGE_CSS
 
 __all__ = ["ReportError", "external_resources", "render_report"]
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "cicd_report.ipynb"
+NOTEBOOK = asset_path("notebooks/cicd_report.ipynb")
 SIMPLE_TYPES = (str, int, float, bool, type(None))
 
 # The lab template's cell markup, without its CDN scripts and without JupyterLab's 600 KB stylesheet:
