@@ -24,4 +24,4 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf demo .pytest_cache .ruff_cache sql/target sql/logs
+	rm -rf demo .pytest_cache .ruff_cache sql/target sql/logs build dist
