@@ -441,14 +441,15 @@ def coverage_warning(
 
 
 def _where_to_map(seeds: list[str]) -> str:
-    """The user's seed files when MODELS__SEEDS_DIR is set; else how to get them (never the installed ones)."""
+    """Where to map values: the user's seed files when MODELS__SEEDS_DIR is set, else how to get a copy
+    (an installed package's own files are not for editing)."""
     import dlt
 
     own = dlt.config.get(SEEDS_DIR_SETTING)
     if own:
         return "map them in " + ", ".join(str(Path(str(own)).expanduser().resolve() / seed) for seed in seeds)
     shipped = ", ".join(str(SEEDS_DIR / seed) for seed in seeds)
-    return f"map them in your own copy of {shipped} (`cicd-etl seeds DIR` writes one; set MODELS__SEEDS_DIR=DIR)"
+    return f"map them in your own copy of {shipped} (`cicd-etl seeds DIR` writes it; MODELS__SEEDS_DIR=DIR)"
 
 
 def _query(destination, duckdb_path, postgres_credentials, sql: str) -> list[tuple]:
