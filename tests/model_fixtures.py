@@ -599,9 +599,12 @@ class Warehouse:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def by(self, sql: str, *key: str) -> dict[Any, dict[str, Any]]:
+        """Rows by `key`, which must be unique among them (a query that misses the grain fails)."""
         out = {}
         for row in self.rows(sql):
-            out[row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)] = row
+            k = row[key[0]] if len(key) == 1 else tuple(row[k] for k in key)
+            assert k not in out, f"{key} = {k} is not unique in: {sql}"
+            out[k] = row
         return out
 
 

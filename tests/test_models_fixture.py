@@ -342,7 +342,9 @@ def test_deployments_derivation(warehouse):
 
 
 def test_dora_weekly(warehouse):
-    weekly = warehouse.by("select * from analytics.mart_dora_weekly", "service", "environment")
+    weekly = warehouse.by(
+        "select * from analytics.mart_dora_weekly where not is_all_services", "service", "environment"
+    )
     assert {row["week_start"] for row in weekly.values()} == {WEEK}
     assert set(weekly) == {
         ("checkout", "PRODUCTION"),
@@ -375,8 +377,31 @@ def test_dora_weekly(warehouse):
     assert all(row["is_complete_week"] for row in weekly.values())
 
 
+def test_dora_weekly_all_services_rows_measure_every_services_deployments_together(warehouse):
+    weekly = warehouse.by(
+        "select * from analytics.mart_dora_weekly where service = '(all services)'", "environment"
+    )
+    assert set(weekly) == {"PRODUCTION", "DEVELOPMENT", "STAGING", "UNKNOWN"}
+    assert all(row["is_all_services"] and row["week_start"] == WEEK for row in weekly.values())
+    production = weekly["PRODUCTION"]
+    # 4 services x 2 successes on 3 distinct days (03-04, 03-05, 03-06), 4 failures; cancelled ones as
+    # the services' rows count them
+    assert (production["deployments"], production["deployment_days"]) == (8, 3)
+    per_service = warehouse.rows(
+        "select sum(cancelled_deployments) as n from analytics.mart_dora_weekly "
+        "where not is_all_services and environment = 'PRODUCTION'"
+    )
+    assert production["cancelled_deployments"] == per_service[0]["n"] > 0
+    assert (production["failed_deployments"], production["change_failure_rate"]) == (4, approx(4 / 12))
+    # the summary's all-services values, as its window holds this one week: lead times
+    # [1200, 1220, 1800, 1800, 1800, 3600, 3910, 5400] -> p50 1800 s; recoveries -> (8400 + 72000) / 2
+    assert production["lead_time_p50_hours"] == approx(0.5)
+    assert production["recovery_time_p50_hours"] == approx(40200 / HOUR)
+    assert production["is_complete_week"] is True
+
+
 def test_dora_summary_window_ends_at_the_as_of_time_and_starts_with_the_data(warehouse):
-    summary = warehouse.by("select * from analytics.mart_dora_summary", "service")
+    summary = warehouse.by("select * from analytics.mart_dora_summary where period = 'current'", "service")
     assert set(summary) == {"(all services)", "checkout", "storefront", "pricing-rules", "billing"}
     # window: 90 days ending at the build's as-of time (var as_of, Monday 2024-03-11 00:00)
     everything = summary["(all services)"]
@@ -602,11 +627,16 @@ def test_deployment_frequency_tier_over_a_short_window(warehouse, tmp_path):
         pytest.skip("window variables are engine-independent SQL; checked on DuckDB")
     copy = tmp_path / "window.duckdb"
     shutil.copyfile(warehouse.build_kwargs["duckdb_path"], copy)
-    kwargs = {"duckdb_path": copy, "work_dir": tmp_path / "dbt", "quiet": True, "select": "mart_dora_summary"}
+    # the summary and the tiers it is rated with (mart_dora_benchmarks reads the report year)
+    kwargs = {
+        "duckdb_path": copy,
+        "work_dir": tmp_path / "dbt",
+        "select": "mart_dora_benchmarks mart_dora_summary",
+    }
     rows = Warehouse("duckdb", None, duckdb_connect(copy), kwargs)
 
     build_models(**kwargs, run_tests=False, vars={**AS_OF, "dora_window_days": 7})
-    summary = rows.by("select * from analytics.mart_dora_summary", "service")
+    summary = rows.by("select * from analytics.mart_dora_summary where period = 'current'", "service")
     # checkout: the week of 03-04 has 2 deployment days → high (>= 1); no complete month: 2 x 30.4375 / 7
     assert summary["checkout"]["days_covered"] == 7
     assert summary["checkout"]["deployment_days_per_week_p50"] == approx(2)
@@ -620,7 +650,7 @@ def test_deployment_frequency_tier_over_a_short_window(warehouse, tmp_path):
 
     # the 2021 report's thresholds on the same window (and the data tests pass on it)
     build_models(**kwargs, vars={**AS_OF, "dora_window_days": 7, "dora_report_year": 2021})
-    summary = rows.by("select * from analytics.mart_dora_summary", "service")
+    summary = rows.by("select * from analytics.mart_dora_summary where period = 'current'", "service")
     assert summary["checkout"]["report_year"] == 2021
     assert summary["checkout"]["deployment_frequency_tier"] == "high"  # 8.7 days per month (pro-rated) >= 1
     assert summary["checkout"]["change_failure_rate_tier"] == "low"  # 1/3 > 30 %

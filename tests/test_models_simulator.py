@@ -873,12 +873,15 @@ def test_dora_weekly_deployments_lead_time_failure_rate_and_recovery(built, expe
         & expected.deployments["finished_at"].notna()
     ].copy()
     deployments["week_start"] = week_start(deployments["finished_at"])
+    # each service's rows, and every service's deployments together (service '(all services)')
+    deployments = pd.concat([deployments, deployments.assign(service="(all services)")], ignore_index=True)
     wanted = {}
     for key, group in deployments.groupby(["service", "environment", "week_start"]):
         succeeded = group[group["result"] == "SUCCESS"]
         failed = int(group["result"].isin(("FAILURE", "TIMED_OUT")).sum())
         wanted[key] = {
             "deployments": len(succeeded),
+            "deployment_days": succeeded["finished_at"].dt.tz_convert("UTC").dt.date.nunique(),
             "lead_time_p50_hours": None
             if succeeded["lead_time_sec"].dropna().empty
             else _p(succeeded["lead_time_sec"], 0.5) / 3600,
@@ -888,8 +891,8 @@ def test_dora_weekly_deployments_lead_time_failure_rate_and_recovery(built, expe
             else _p(group["recovery_sec"], 0.5) / 3600,
         }
     actual = built.frame(
-        "select service, environment, week_start, deployments, lead_time_p50_hours, change_failure_rate, "
-        "recovery_time_p50_hours from analytics.mart_dora_weekly"
+        "select service, environment, week_start, deployments, deployment_days, lead_time_p50_hours, "
+        "change_failure_rate, recovery_time_p50_hours from analytics.mart_dora_weekly"
     )
     _assert_weekly(actual, ["service", "environment"], wanted)
     assert any(m["recovery_time_p50_hours"] is not None for m in wanted.values())
@@ -926,7 +929,9 @@ def test_dora_summary_all_services_row_over_the_window_ending_at_the_clock(built
         "change_failure_rate": _rate(failed, len(succeeded) + failed),
         "recovery_time_p50_hours": _p(in_window["recovery_sec"], 0.5) / 3600,
     }
-    actual = built.frame("select * from analytics.mart_dora_summary where is_all_services")
+    actual = built.frame(
+        "select * from analytics.mart_dora_summary where is_all_services and period = 'current'"
+    )
     assert len(actual) == 1
     row = actual.iloc[0]
     assert pd.Timestamp(row["window_end"]) == window_end.tz_convert("UTC").tz_localize(None)

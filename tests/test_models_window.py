@@ -5,6 +5,8 @@ PostgreSQL. Expected values are computed by hand from the fixture rows (the comm
 - A service with 10 days of daily deployments in a 90-day window is rated on its 10 days (elite), not
   on 90 days that are mostly before its data.
 - A partial last week is not rated as a low one: the median is over complete ISO weeks.
+- The summary also rates the period of the same length before the window (the report's change column),
+  and the weekly mart has one all-services row per environment and week (the report's trend lines).
 - A GoRules run with three jobs contributes its time once: the jobs have no times of their own, so
   their (run's) span is not stage time; the run's duration counts once, in run health.
 - A record deleted at the provider (raw deleted_at), or whose run or scope is, is in no model but
@@ -15,14 +17,19 @@ PostgreSQL. Expected values are computed by hand from the fixture rows (the comm
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from model_fixtures import Warehouse, built_warehouse, window_fixture_rows
+from model_fixtures import Warehouse, built_warehouse, duckdb_connect, window_fixture_rows
 
-AS_OF = {"as_of": "2024-03-08T18:00:00Z"}
+from pipelines.models import build_models
+
+# Friday 2024-03-08 18:00 UTC, written with an offset: every model must convert it to UTC (a plain
+# cast to timestamp would drop the offset on PostgreSQL).
+AS_OF = {"as_of": "2024-03-08T19:00:00+01:00"}
 HOUR = 3600.0
 
 
@@ -38,8 +45,8 @@ def approx(value: float) -> Any:
     return pytest.approx(value, rel=1e-9, abs=1e-9)
 
 
-def summary(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
-    return warehouse.by("select * from analytics.mart_dora_summary", "service")
+def summary(warehouse: Warehouse, period: str = "current") -> dict[str, dict[str, Any]]:
+    return warehouse.by(f"select * from analytics.mart_dora_summary where period = '{period}'", "service")
 
 
 def test_the_window_ends_at_the_as_of_time(warehouse):
@@ -47,6 +54,61 @@ def test_the_window_ends_at_the_as_of_time(warehouse):
     assert str(everything["window_end"]) == "2024-03-08 18:00:00"
     assert str(everything["window_start"]) == "2023-12-09 18:00:00"  # 90 days earlier
     assert everything["window_days"] == 90
+    freshness = warehouse.rows("select distinct as_of from analytics.mart_provider_freshness")
+    assert [str(row["as_of"]) for row in freshness] == ["2024-03-08 18:00:00"]  # the same as-of time
+
+
+def test_the_previous_period_is_the_window_of_the_same_length_before(warehouse):
+    current, previous = summary(warehouse), summary(warehouse, "previous")
+    assert set(previous) == set(current)  # every service has both periods
+    before = previous["(all services)"]
+    assert (str(before["window_start"]), str(before["window_end"])) == (
+        "2023-09-10 18:00:00",
+        "2023-12-09 18:00:00",
+    )
+    # the data begins on 02-26, after that window: nothing to rate, rather than a low rating
+    for row in previous.values():
+        assert (row["days_covered"], row["deployments"], row["complete_weeks"]) == (0, 0, 0)
+        assert row["deployment_days_per_week_p50"] is None and row["deployment_frequency_tier"] is None
+
+
+def test_a_short_window_compares_with_the_period_before_it(warehouse, tmp_path):
+    """dora_window_days=7: current (03-01 18:00, 03-08 18:00], previous (02-23 18:00, 03-01 18:00]. Built
+    on a copy of the DuckDB file (the window is engine-independent SQL), so the other tests keep theirs."""
+    if warehouse.engine != "duckdb":
+        pytest.skip("window variables are engine-independent SQL; checked on DuckDB")
+    copy = tmp_path / "window.duckdb"
+    shutil.copyfile(warehouse.build_kwargs["duckdb_path"], copy)
+    build_models(
+        duckdb_path=copy,
+        work_dir=tmp_path / "dbt",
+        select="mart_dora_summary",
+        vars={**AS_OF, "dora_window_days": 7},
+    )
+    rows = Warehouse("duckdb", None, duckdb_connect(copy), {})
+    current, previous = summary(rows), summary(rows, "previous")
+    # fresh, current: 03-02, 03-03, 03-04 in 7 days, no complete week: 3 x 7 / 7 = 3 a week (high);
+    # previous: from its data start 02-26 00:00 to 03-01 18:00 (4.75 days, 5 counted), deployments on
+    # 02-26 .. 03-01: 5 x 7 / 5 = 7 (elite)
+    fresh = (current["fresh"], previous["fresh"])
+    assert [(r["days_covered"], r["deployment_days"]) for r in fresh] == [(7, 3), (5, 5)]
+    assert [r["deployment_days_per_week_p50"] for r in fresh] == [approx(3), approx(7)]
+    assert [r["deployment_frequency_tier"] for r in fresh] == ["high", "elite"]
+    # daily, previous: 02-28 00:00 .. 03-01 18:00 (2.75 days, 3 counted), 3 deployment days: 7 a week
+    assert (previous["daily"]["days_covered"], previous["daily"]["deployment_days"]) == (3, 3)
+    assert current["daily"]["deployment_days_per_week_p50"] == approx(7)  # 03-02 .. 03-08
+    # rules-3's data begins 03-04, after the previous period: no rating there
+    assert (previous["rules-3"]["days_covered"], previous["rules-3"]["deployment_frequency_tier"]) == (
+        0,
+        None,
+    )
+    everything = (current["(all services)"], previous["(all services)"])
+    # all services: 3 + 7 + 1 deployments now (7 distinct days), 5 + 3 before (02-26 .. 03-01: 5 days)
+    assert [(r["deployments"], r["deployment_days"], r["days_covered"]) for r in everything] == [
+        (11, 7, 7),
+        (8, 5, 5),
+    ]
+    assert str(everything[1]["window_end"]) == str(everything[0]["window_start"]) == "2024-03-01 18:00:00"
 
 
 def test_ten_days_of_daily_deployments_are_rated_on_their_ten_days(warehouse):
@@ -85,6 +147,28 @@ def test_a_partial_last_week_is_not_rated_as_a_low_one(warehouse):
         date(2024, 2, 26): False,
         date(2024, 3, 4): False,
     }
+
+
+def test_the_weekly_mart_has_an_all_services_row_per_environment_and_week(warehouse):
+    rows = warehouse.by(
+        "select * from analytics.mart_dora_weekly where is_all_services", "environment", "week_start"
+    )
+    assert {row["service"] for row in rows.values()} == {"(all services)"}
+    assert set(rows) == {
+        ("PRODUCTION", date(2024, 2, 26)),
+        ("PRODUCTION", date(2024, 3, 4)),
+        ("DEVELOPMENT", date(2024, 3, 4)),
+        ("STAGING", date(2024, 3, 4)),
+    }
+    # week of 02-26: fresh deploys 02-26 .. 03-03 (7), daily 02-28 .. 03-03 (5): 12 deployments on 7
+    # distinct days; the earliest production data (fresh's) begins 02-26, so the week is complete
+    first = rows[("PRODUCTION", date(2024, 2, 26))]
+    assert (first["deployments"], first["deployment_days"], first["is_complete_week"]) == (12, 7, True)
+    # week of 03-04 (not over): fresh 1 + daily 5 (03-04 .. 03-08) + rules-3's Production job 1, on 5 days;
+    # lead times [0.5 h x 6, 10 h]: median 0.5 h
+    current = rows[("PRODUCTION", date(2024, 3, 4))]
+    assert (current["deployments"], current["deployment_days"], current["is_complete_week"]) == (7, 5, False)
+    assert (current["lead_time_p50_hours"], current["change_failure_rate"]) == (approx(0.5), approx(0))
 
 
 def test_all_services_start_with_the_earliest_data(warehouse):
@@ -144,10 +228,11 @@ def test_the_demo_summary_states_the_window_and_how_much_of_it_has_data(warehous
     from pipelines.demo import summary_table
 
     line = summary_table(warehouse.build_kwargs["duckdb_path"]).splitlines()[-1]
-    assert line.startswith(
+    assert line == (
         "DORA, all services, last 90 days (data covers 12 of 90 days): "
-        "deployment frequency 7.0 days/week (elite) · lead time p50 0.5 h (elite)"
-    ), line
+        "deployment frequency 7.0 days/week (elite) · lead time (median) 30 min (elite) · "
+        "change failure rate 0.0% (elite) · recovery time (median) –"
+    )
 
 
 def test_deleted_records_are_left_out_of_every_model(warehouse):

@@ -1,10 +1,13 @@
-{#- The four DORA measures per service and for all services together, over one window of production
-    deployments, rated by the dora_benchmarks seed.
-    Window: `dora_window_days` (var, default 90) days ending at the build's as-of time (var `as_of`,
-    default: when the build started; macro as_of), i.e. window_start < finished_at <= window_end. No day
-    before a service's first loaded data counts (int_services__data_start; the all-services row starts
-    at the earliest): the window a service is rated on runs from max(window_start, data_start), and
-    days_covered says how many days that is.
+{#- The four DORA measures per service and for all services together, over a window of production
+    deployments and over the period before it, rated by the benchmark tiers (mart_dora_benchmarks).
+    Grain: service x period.
+    Window (period = 'current'): `dora_window_days` (var, default 90) days ending at the build's as-of
+    time (var `as_of`, default: when the build started; macro as_of), i.e. window_start < finished_at <=
+    window_end. Period 'previous': the window of the same length ending where the current one starts,
+    so a reader can say what changed. No day before a service's first loaded data counts
+    (int_services__data_start; the all-services row starts at the earliest): the window a service is
+    rated on runs from max(window_start, data_start), and days_covered says how many days that is (0
+    when the data starts after the window: no measure, no tier).
     - Deployment frequency: distinct days with >= 1 successful production deployment, per ISO week,
       median over the COMPLETE weeks inside the covered window (weeks without deployments count 0; a
       partial first or last week is left out, never counted as a low one); likewise per complete
@@ -19,7 +22,6 @@
       the same service and environment (failures in the window that have recovered). -#}
 {%- set window_days = var('dora_window_days', 90) | int -%}
 {%- set report_year = var('dora_report_year', 2023) | int -%}
-{%- set all_services = '(all services)' -%}
 
 with production as (
     select service, finished_at, result, lead_time_sec, recovery_sec
@@ -28,16 +30,22 @@ with production as (
       and finished_at is not null
 ),
 
-reporting_window as (
+periods as (
     select
+        cast('current' as {{ dbt.type_string() }}) as period,
         {{ dbt.dateadd('day', -window_days, as_of()) }} as window_start,
         {{ as_of() }} as window_end
+    union all
+    select
+        cast('previous' as {{ dbt.type_string() }}),
+        {{ dbt.dateadd('day', -2 * window_days, as_of()) }},
+        {{ dbt.dateadd('day', -window_days, as_of()) }}
 ),
 
 services as (
     select distinct service, false as is_all_services from production
     union all
-    select '{{ all_services }}', true
+    select {{ all_services() }}, true
 ),
 
 data_starts as (
@@ -56,10 +64,11 @@ covered as (
         services.is_all_services,
         case when services.is_all_services then earliest_start.data_start else data_starts.data_start end
             as data_start,
-        reporting_window.window_start,
-        reporting_window.window_end
+        periods.period,
+        periods.window_start,
+        periods.window_end
     from services
-    cross join reporting_window
+    cross join periods
     cross join earliest_start
     left join data_starts
         on services.service = data_starts.service
@@ -70,6 +79,7 @@ service_windows as (
         service,
         is_all_services,
         data_start,
+        period,
         window_start,
         window_end,
         case when data_start > window_start then data_start else window_start end as covered_start
@@ -88,16 +98,17 @@ service_days as (
 ),
 
 in_window as (
-    select production.*
+    select production.*, periods.period
     from production
-    cross join reporting_window
-    where production.finished_at > reporting_window.window_start
-      and production.finished_at <= reporting_window.window_end
+    inner join periods
+        on production.finished_at > periods.window_start
+        and production.finished_at <= periods.window_end
 ),
 
 assigned as (
     select
         services.service,
+        in_window.period,
         in_window.finished_at,
         in_window.result,
         in_window.lead_time_sec,
@@ -110,6 +121,7 @@ assigned as (
 deployment_days as (
     select distinct
         service,
+        period,
         cast(finished_at as date) as deployed_on,
         cast({{ dbt.date_trunc('week', 'finished_at') }} as date) as deployed_week,
         cast({{ dbt.date_trunc('month', 'finished_at') }} as date) as deployed_month
@@ -117,21 +129,26 @@ deployment_days as (
     where result = 'SUCCESS'
 ),
 
+-- both periods: from the previous window's start
+first_start as (
+    select min(window_start) as window_start from periods
+),
+
 week_numbers as (
-    {{ dbt.generate_series(window_days // 7 + 2) }}
+    {{ dbt.generate_series(2 * window_days // 7 + 2) }}
 ),
 
 weeks as (
     select
         cast({{ dbt.dateadd('day', '7 * (week_numbers.generated_number - 1)',
-                            dbt.date_trunc('week', 'reporting_window.window_start')) }} as timestamp) as week_start
+                            dbt.date_trunc('week', 'first_start.window_start')) }} as timestamp) as week_start
     from week_numbers
-    cross join reporting_window
+    cross join first_start
 ),
 
 -- the ISO weeks entirely inside each service's covered window
 complete_weeks as (
-    select service_days.service, weeks.week_start
+    select service_days.service, service_days.period, weeks.week_start
     from service_days
     inner join weeks
         on weeks.week_start >= service_days.covered_start
@@ -139,19 +156,19 @@ complete_weeks as (
 ),
 
 month_numbers as (
-    {{ dbt.generate_series(window_days // 28 + 2) }}
+    {{ dbt.generate_series(2 * window_days // 28 + 2) }}
 ),
 
 months as (
     select
         cast({{ dbt.dateadd('month', 'month_numbers.generated_number - 1',
-                            dbt.date_trunc('month', 'reporting_window.window_start')) }} as timestamp) as month_start
+                            dbt.date_trunc('month', 'first_start.window_start')) }} as timestamp) as month_start
     from month_numbers
-    cross join reporting_window
+    cross join first_start
 ),
 
 complete_months as (
-    select service_days.service, months.month_start
+    select service_days.service, service_days.period, months.month_start
     from service_days
     inner join months
         on months.month_start >= service_days.covered_start
@@ -159,38 +176,49 @@ complete_months as (
 ),
 
 weekly_days as (
-    select complete_weeks.service, complete_weeks.week_start, count(deployment_days.deployed_on) as days
+    select
+        complete_weeks.service,
+        complete_weeks.period,
+        complete_weeks.week_start,
+        count(deployment_days.deployed_on) as days
     from complete_weeks
     left join deployment_days
         on complete_weeks.service = deployment_days.service
+        and complete_weeks.period = deployment_days.period
         and cast(complete_weeks.week_start as date) = deployment_days.deployed_week
-    group by complete_weeks.service, complete_weeks.week_start
+    group by complete_weeks.service, complete_weeks.period, complete_weeks.week_start
 ),
 
 monthly_days as (
-    select complete_months.service, complete_months.month_start, count(deployment_days.deployed_on) as days
+    select
+        complete_months.service,
+        complete_months.period,
+        complete_months.month_start,
+        count(deployment_days.deployed_on) as days
     from complete_months
     left join deployment_days
         on complete_months.service = deployment_days.service
+        and complete_months.period = deployment_days.period
         and cast(complete_months.month_start as date) = deployment_days.deployed_month
-    group by complete_months.service, complete_months.month_start
+    group by complete_months.service, complete_months.period, complete_months.month_start
 ),
 
 weekly as (
-    select service, count(*) as complete_weeks, {{ median('days') }} as days_per_week_p50
+    select service, period, count(*) as complete_weeks, {{ median('days') }} as days_per_week_p50
     from weekly_days
-    group by service
+    group by service, period
 ),
 
 monthly as (
-    select service, count(*) as complete_months, {{ median('days') }} as days_per_month_p50
+    select service, period, count(*) as complete_months, {{ median('days') }} as days_per_month_p50
     from monthly_days
-    group by service
+    group by service, period
 ),
 
 measures as (
     select
         service,
+        period,
         count(case when result = 'SUCCESS' then 1 end) as deployments,
         count(distinct case when result = 'SUCCESS' then cast(finished_at as date) end) as deployment_days,
         count(case when result in ('FAILURE', 'TIMED_OUT') then 1 end) as failed_deployments,
@@ -200,12 +228,13 @@ measures as (
         count(recovery_sec) as recoveries,
         {{ percentile_cont('recovery_sec', 0.5) }} / 3600.0 as recovery_time_p50_hours
     from assigned
-    group by service
+    group by service, period
 ),
 
 summary as (
     select
         service_days.service,
+        service_days.period,
         service_days.is_all_services,
         service_days.window_start,
         service_days.window_end,
@@ -240,43 +269,51 @@ summary as (
         coalesce(measures.recoveries, 0) as recoveries,
         measures.recovery_time_p50_hours
     from service_days
-    left join measures on service_days.service = measures.service
-    left join weekly on service_days.service = weekly.service
-    left join monthly on service_days.service = monthly.service
+    left join measures
+        on service_days.service = measures.service and service_days.period = measures.period
+    left join weekly
+        on service_days.service = weekly.service and service_days.period = weekly.period
+    left join monthly
+        on service_days.service = monthly.service and service_days.period = monthly.period
 ),
 
 rated_measures as (
-    select service, 'deployment_frequency' as metric, 'deployment_days_per_week' as unit,
-           deployment_days_per_week_p50 as value
+    select
+        service, period, 'deployment_frequency' as metric, 'deployment_days_per_week' as unit,
+        deployment_days_per_week_p50 as value
     from summary
     union all
-    select service, 'deployment_frequency', 'deployment_days_per_month', deployment_days_per_month_p50
+    select service, period, 'deployment_frequency', 'deployment_days_per_month', deployment_days_per_month_p50
     from summary
     union all
-    select service, 'deployment_frequency', 'deployment_days_per_six_months', deployment_days_per_six_months
+    select
+        service, period, 'deployment_frequency', 'deployment_days_per_six_months',
+        deployment_days_per_six_months
     from summary
     union all
-    select service, 'lead_time', 'hours', lead_time_p50_hours from summary
+    select service, period, 'lead_time', 'hours', lead_time_p50_hours from summary
     union all
-    select service, 'change_failure_rate', 'ratio', change_failure_rate from summary
+    select service, period, 'change_failure_rate', 'ratio', change_failure_rate from summary
     union all
-    select service, 'recovery_time', 'hours', recovery_time_p50_hours from summary
+    select service, period, 'recovery_time', 'hours', recovery_time_p50_hours from summary
 ),
 
 benchmarks as (
-    select * from {{ ref('dora_benchmarks') }} where report_year = {{ report_year }}
+    select * from {{ ref('mart_dora_benchmarks') }}
 ),
 
 tiers as (
-    select service, metric, tier, label
+    select service, period, metric, tier, label
     from (
         select
             rated_measures.service,
+            rated_measures.period,
             rated_measures.metric,
             benchmarks.tier,
             benchmarks.label,
             row_number() over (
-                partition by rated_measures.service, rated_measures.metric order by benchmarks.tier_rank
+                partition by rated_measures.service, rated_measures.period, rated_measures.metric
+                order by benchmarks.tier_rank
             ) as tier_order
         from rated_measures
         inner join benchmarks
@@ -295,6 +332,7 @@ tiers as (
 
 select
     summary.service,
+    summary.period,
     summary.is_all_services,
     summary.window_start,
     summary.window_end,
@@ -322,10 +360,18 @@ select
     recovery_time.tier as recovery_time_tier
 from summary
 left join tiers as deployment_frequency
-    on summary.service = deployment_frequency.service and deployment_frequency.metric = 'deployment_frequency'
+    on summary.service = deployment_frequency.service
+    and summary.period = deployment_frequency.period
+    and deployment_frequency.metric = 'deployment_frequency'
 left join tiers as lead_time
-    on summary.service = lead_time.service and lead_time.metric = 'lead_time'
+    on summary.service = lead_time.service
+    and summary.period = lead_time.period
+    and lead_time.metric = 'lead_time'
 left join tiers as change_failure_rate
-    on summary.service = change_failure_rate.service and change_failure_rate.metric = 'change_failure_rate'
+    on summary.service = change_failure_rate.service
+    and summary.period = change_failure_rate.period
+    and change_failure_rate.metric = 'change_failure_rate'
 left join tiers as recovery_time
-    on summary.service = recovery_time.service and recovery_time.metric = 'recovery_time'
+    on summary.service = recovery_time.service
+    and summary.period = recovery_time.period
+    and recovery_time.metric = 'recovery_time'

@@ -7,15 +7,12 @@
     - backlog: runs whose details are still to read (rows of cicd_raw.etl_backlog; when that table has
       none for the provider, the count the latest load left).
     - newest_activity_at, unfinished_runs, stale_runs: from fct_pipeline_runs (deleted runs are not there).
-    - as_of: the build's as-of time, var('as_of') (ISO timestamp, UTC), default now.
+    - as_of: the build's as-of time (macro as_of: var('as_of'), converted to UTC; default when the build
+      started), the same "now" as every other model's.
     The loader's tables exist only after a load by it: raw_source reads a missing one as no rows. -#}
-{%- set providers = var('providers', ['northflank', 'gorules', 'yunxiao', 'seamless']) -%}
-{%- set as_of = var('as_of', none) -%}
 
 with providers as (
-    {% for provider in providers -%}
-    select '{{ provider }}' as provider{{ ' union all' if not loop.last }}
-    {% endfor %}
+    {{ provider_rows() }}
 ),
 
 loads as (
@@ -72,11 +69,7 @@ select
     runs.newest_activity_at,
     cast(coalesce(runs.unfinished_runs, 0) as bigint) as unfinished_runs,
     cast(coalesce(runs.stale_runs, 0) as bigint) as stale_runs,
-    {% if as_of -%}
-    cast('{{ as_of }}' as timestamp)
-    {%- else -%}
-    {{ to_utc(dbt.current_timestamp()) }}
-    {%- endif %} as as_of
+    {{ as_of() }} as as_of
 from providers
 left join latest_load on providers.provider = latest_load.provider
 left join successes on providers.provider = successes.provider
