@@ -175,7 +175,7 @@ def tier_bands(benchmarks: pd.DataFrame, metric: str, low: float, high: float) -
 def _trend_domain(values: pd.Series, benchmarks: pd.DataFrame, metric: str, log: bool) -> tuple[float, float]:
     top = float(values.max()) if values.notna().any() else 1.0
     if metric == "deployment_frequency":
-        return 0.0, 7.0
+        return 0.0, 7.4  # 7 days a week, with room for a line drawn at 7
     if not log:
         return 0.0, max(top * 1.15, 0.2)
     bottom = float(values[values > 0].min()) if (values > 0).any() else 0.1
@@ -234,7 +234,8 @@ def dora_trend(weekly: pd.DataFrame, benchmarks: pd.DataFrame, column: str) -> a
 
 
 def weekly_deployments(production: pd.DataFrame) -> alt.Chart:
-    """Successful production deployments per week, stacked by service."""
+    """Successful production deployments per week, stacked by service; partial weeks (only partly inside
+    the data, or not over yet) faded, so they are not read as low ones."""
     rows = production[production.service != ALL_SERVICES]
     rows = rows.assign(week_end=rows.week_start + pd.Timedelta(days=6))
     toggle = _legend_toggle("service")
@@ -247,6 +248,9 @@ def weekly_deployments(production: pd.DataFrame) -> alt.Chart:
             y=alt.Y("sum(deployments):Q", title="successful production deployments"),
             color=service_color(rows.service),
             opacity=alt.condition(toggle, alt.value(1.0), alt.value(0.15)),
+            fillOpacity=alt.FillOpacity(
+                "partial:O", scale=alt.Scale(domain=[False, True], range=[1.0, 0.4]), legend=None
+            ),
             tooltip=[
                 alt.Tooltip("service:N"),
                 alt.Tooltip("week:N"),
@@ -256,7 +260,14 @@ def weekly_deployments(production: pd.DataFrame) -> alt.Chart:
             ],
         )
         .add_params(toggle, _zoom_x())
-        .properties(width=CHART_WIDTH - 180, height=260, title="Successful production deployments per week")
+        .properties(
+            width=CHART_WIDTH - 180,
+            height=260,
+            title=alt.Title(
+                "Successful production deployments per week",
+                subtitle="faded: a week only partly inside the data or not over yet",
+            ),
+        )
     )
 
 
@@ -498,16 +509,22 @@ def unfinished(unfinished_runs: pd.DataFrame) -> alt.Chart:
 
 
 def coverage_shares(shares: pd.DataFrame, colors: dict[str, str]) -> alt.Chart:
-    """shares: metric, reason, rows, share (of the rows considered), order."""
+    """shares (tables.coverage_shares): metric, order, reason, reason_order, rows, share of the metric's
+    rows; one bar per metric, its segments the rows used and each reason's rows left out."""
     return (
         alt.Chart(shares)
         .mark_bar()
         .encode(
             y=alt.Y("metric:N", title=None, sort=alt.EncodingSortField("order")),
-            x=alt.X("share:Q", title="share of the rows considered", axis=alt.Axis(format="%")),
+            x=alt.X("share:Q", title="share of the metric's loaded rows", axis=alt.Axis(format="%")),
             color=alt.Color("reason:N", scale=_scale(colors, colors), legend=alt.Legend(title="rows")),
             order=alt.Order("reason_order:Q"),
-            tooltip=["metric:N", "reason:N", "rows:Q", alt.Tooltip("share:Q", format=".1%")],
+            tooltip=[
+                "metric:N",
+                "reason:N",
+                alt.Tooltip("rows:Q", format=","),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
         )
         .properties(
             width=CHART_WIDTH - 380,
@@ -522,19 +539,20 @@ def coverage_shares(shares: pd.DataFrame, colors: dict[str, str]) -> alt.Chart:
 
 def with_week_label(frame: pd.DataFrame, r) -> pd.DataFrame:
     """`week` as the chart's tooltips say it, and `partial` for an ISO week only partly inside the
-    window (or the loaded data): its values are drawn but not to be read as a whole week's."""
-    first = (
-        max(r.start, r.dora.data_start) if r.dora is not None and r.dora.data_start is not None else r.start
-    )
+    report's window or the loaded data: its values are drawn but not to be read as a whole week's.
+    Rows of mart_dora_weekly say themselves whether their week is complete (`is_complete_week`: inside
+    their service's data and over by the as-of time)."""
+    first = max(r.start, r.dora.data_start) if r.dora.data_start is not None else r.start
     weeks = pd.to_datetime(frame.week_start)
     inside = (weeks + pd.Timedelta(days=7)).clip(upper=r.end) - weeks.clip(lower=first)
     days = (inside / pd.Timedelta(days=1)).clip(lower=0)
-    partial = days < 7 - 1e-9
+    clipped = days < 7 - 1e-9
+    incomplete = ~frame.is_complete_week.astype(bool) if "is_complete_week" in frame else clipped
     label = [
-        f"{w:%Y-%m-%d}" + (f" (partial: {d:.1f} of 7 days)" if p else "")
-        for w, d, p in zip(weeks, days, partial, strict=True)
+        f"{w:%Y-%m-%d}" + (f" (partial: {d:.1f} of 7 days)" if c else " (partial week)" if i else "")
+        for w, d, c, i in zip(weeks, days, clipped, incomplete, strict=True)
     ]
-    return frame.assign(week_start=weeks, week=label, partial=partial)
+    return frame.assign(week_start=weeks, week=label, partial=clipped | incomplete)
 
 
 def trend_rows(production: pd.DataFrame, r) -> pd.DataFrame:

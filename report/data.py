@@ -3,9 +3,11 @@ filters, and one query per section.
 
 Every query applies the report's window ($start < finished_at <= $end, or the ISO weeks overlapping it),
 providers and services, so a notebook cell only fetches a frame, says so in words when it is empty, and
-otherwise shows it. The DORA measures, their tiers and the freshness of each provider come from their
-marts as built (`mart_dora_summary`, `mart_dora_weekly`, `mart_provider_freshness`); the report computes
-no metric of its own from the facts.
+otherwise shows it. The DORA measures, their previous period, tiers and thresholds, the all-services
+trends and the freshness of each provider come from their marts as built (`mart_dora_summary`,
+`mart_dora_benchmarks`, `mart_dora_weekly`, `mart_provider_freshness`); the report computes no metric
+of its own from the facts. Models built before these columns existed are refused with the command that
+rebuilds them (`REQUIRED_COLUMNS`), rather than shown in part.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from sources.raw_tables import PROVIDERS
 VERDICTS = "('SUCCESS', 'FAILURE', 'TIMED_OUT')"  # the results failure rates and durations count
 OUTCOMES = ["succeeded", "failed", "timed_out", "cancelled", "skipped"]
 RESULT_OF = dict(zip(OUTCOMES, ["SUCCESS", "FAILURE", "TIMED_OUT", "CANCELLED", "SKIPPED"], strict=True))
-DEFAULT_WINDOW_DAYS = 90
 
 # Filters every query shares: $providers (a list) and $services (a list, or NULL for all).
 IN_PROVIDERS = "list_contains($providers::varchar[], provider)"
@@ -34,6 +35,17 @@ DEPLOYED_BY_PROVIDERS = f"service in (select service from analytics.dim_scopes w
 STAGE_UNITS = """(select s.*, p.service from analytics.fct_stage_runs s
                   left join analytics.fct_pipeline_runs p on p.run_key = s.run_key)"""
 WEEKS_IN_WINDOW = "week_start >= cast(date_trunc('week', $start) as date) and week_start <= $end"
+UNIT_TIMED = "timing_source = 'unit'"  # stage units with times of their own (fct_stage_runs)
+
+# What this report reads that models of an older cicd-etl lack (a table's newest columns).
+REQUIRED_COLUMNS = {
+    "mart_dora_summary": {"period", "data_start", "days_covered", "window_end"},
+    "mart_dora_weekly": {"is_all_services", "is_complete_week"},
+    "mart_dora_benchmarks": {"tier", "unit"},
+    "mart_metric_coverage": {"reason", "reason_order", "rows_with_reason", "detail"},
+    "mart_provider_freshness": {"as_of", "unfinished_runs"},
+    "fct_stage_runs": {"timing_source"},
+}
 
 
 class ReportError(RuntimeError):
@@ -42,14 +54,14 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class DoraWindow:
-    """The window `mart_dora_summary` was built for (its all-services row)."""
+    """The window `mart_dora_summary` was built for (its current all-services row)."""
 
     start: pd.Timestamp
-    end: pd.Timestamp
+    end: pd.Timestamp  # the models' as-of time
     days: int
     report_year: int
-    data_start: pd.Timestamp | None  # the first day of loaded data, when the mart states it
-    days_covered: int | None  # days of the window with data, when the mart states it
+    data_start: pd.Timestamp | None  # the first day of loaded data (None: nothing deployed to production)
+    days_covered: int  # days of the window with data
 
 
 @dataclass(frozen=True)
@@ -62,9 +74,13 @@ class Report:
     end: pd.Timestamp
     providers: list[str]
     services: list[str] | None
-    dora: DoraWindow | None
-    as_of: pd.Timestamp  # the models' as-of time (mart_provider_freshness), else the window's end
+    dora: DoraWindow
     rendered_at: pd.Timestamp
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The models' as-of time: what "now" was for every mart (the DORA window's end)."""
+        return self.dora.end
 
     @property
     def days(self) -> float:
@@ -73,7 +89,7 @@ class Report:
     @property
     def on_dora_window(self) -> bool:
         """Whether this report's window is the one the DORA marts were built for."""
-        return self.dora is not None and (self.start, self.end) == (self.dora.start, self.dora.end)
+        return (self.start, self.end) == (self.dora.start, self.dora.end)
 
     def sql(self, query: str, **extra) -> pd.DataFrame:
         params = {
@@ -84,15 +100,6 @@ class Report:
             **extra,
         }
         return self.con.execute(query, {k: v for k, v in params.items() if f"${k}" in query}).df()
-
-    def columns(self, table: str) -> set[str]:
-        """The columns of analytics.`table` (empty when it does not exist)."""
-        rows = self.con.execute(
-            "select column_name from information_schema.columns where table_schema = 'analytics' "
-            "and table_name = ?",
-            [table],
-        ).fetchall()
-        return {name for (name,) in rows}
 
 
 # --- opening the database -------------------------------------------------------------------------
@@ -111,7 +118,27 @@ def connect_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
     if not con.execute(models).fetchone()[0]:
         con.close()
         raise ReportError(f"{path} has no `analytics` models: run `cicd-etl models` first")
+    missing = _missing_columns(con)
+    if missing:
+        con.close()
+        raise ReportError(
+            f"the models in {path} were built by an older cicd-etl (missing {', '.join(missing)}): "
+            "rebuild them with `cicd-etl models`"
+        )
     return con
+
+
+def _missing_columns(con) -> list[str]:
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'analytics'"
+    ).fetchall()
+    present = set(rows)
+    return [
+        f"{table}.{column}"
+        for table, columns in REQUIRED_COLUMNS.items()
+        for column in sorted(columns)
+        if (table, column) not in present
+    ]
 
 
 def _open_error(path: Path, error: str) -> str:
@@ -136,22 +163,19 @@ def open_report(path, start=None, end=None, window_days=None, providers=None, se
     if unknown:
         raise ValueError(f"unknown provider(s) {', '.join(unknown)}; choose from {', '.join(PROVIDERS)}")
     dora = _dora_window(con)
-    as_of = _as_of(con) or (dora.end if dora else _latest_activity(con))
-    end_ts = _timestamp(end, end_of_day=True) or (dora.end if dora else as_of)
+    end_ts = _timestamp(end, end_of_day=True) or dora.end
     if start not in (None, ""):
         start_ts = _timestamp(start)
     elif window_days not in (None, ""):
         start_ts = end_ts - pd.Timedelta(days=int(window_days))
-    elif dora is not None and end_ts == dora.end:
+    elif end_ts == dora.end:
         start_ts = dora.start
     else:
-        start_ts = end_ts - pd.Timedelta(days=dora.days if dora else DEFAULT_WINDOW_DAYS)
+        start_ts = end_ts - pd.Timedelta(days=dora.days)
     if start_ts >= end_ts:
         raise ValueError(f"the report window is empty: start {start_ts} is not before end {end_ts}")
     rendered_at = pd.Timestamp.now("UTC").tz_localize(None)
-    return Report(
-        con, Path(path).resolve(), start_ts, end_ts, chosen, _as_list(services), dora, as_of, rendered_at
-    )
+    return Report(con, Path(path).resolve(), start_ts, end_ts, chosen, _as_list(services), dora, rendered_at)
 
 
 def _as_list(value) -> list[str] | None:
@@ -172,44 +196,20 @@ def _timestamp(value, end_of_day: bool = False) -> pd.Timestamp | None:
     return ts
 
 
-def _has_table(con, table: str) -> bool:
-    query = (
-        "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = ?"
-    )
-    return bool(con.execute(query, [table]).fetchone()[0])
-
-
-def _dora_window(con) -> DoraWindow | None:
-    if not _has_table(con, "mart_dora_summary"):
-        return None
-    frame = con.execute("select * from analytics.mart_dora_summary where is_all_services").df()
-    if "period" in frame.columns:
-        frame = frame[frame.period == "current"]
-    if frame.empty or pd.isna(frame.window_end.iloc[0]):
-        return None
-    row = frame.iloc[0]
+def _dora_window(con) -> DoraWindow:
+    """The summary's current all-services row (always there: the mart has it whatever was loaded)."""
+    (start, end, days, year, data_start, covered), = con.execute(
+        """select window_start, window_end, window_days, report_year, data_start, days_covered
+           from analytics.mart_dora_summary where is_all_services and period = 'current'"""
+    ).fetchall()  # fmt: skip
     return DoraWindow(
-        start=pd.Timestamp(row.window_start),
-        end=pd.Timestamp(row.window_end),
-        days=int(row.window_days),
-        report_year=int(row.report_year),
-        data_start=pd.Timestamp(row.data_start) if pd.notna(row.get("data_start")) else None,
-        days_covered=int(row.days_covered) if pd.notna(row.get("days_covered")) else None,
+        start=pd.Timestamp(start),
+        end=pd.Timestamp(end),
+        days=int(days),
+        report_year=int(year),
+        data_start=pd.Timestamp(data_start) if data_start is not None else None,
+        days_covered=int(covered),
     )
-
-
-def _as_of(con) -> pd.Timestamp | None:
-    if not _has_table(con, "mart_provider_freshness"):
-        return None
-    value = con.execute("select max(as_of) from analytics.mart_provider_freshness").fetchone()[0]
-    return pd.Timestamp(value) if value is not None else None
-
-
-def _latest_activity(con) -> pd.Timestamp:
-    latest = con.execute(
-        "select max(coalesce(finished_at, started_at, created_at)) from analytics.fct_pipeline_runs"
-    ).fetchone()[0]
-    return pd.Timestamp(latest) if latest is not None else pd.Timestamp.now("UTC").tz_localize(None)
 
 
 def finished_in_window(column: str = "finished_at") -> str:
@@ -225,10 +225,7 @@ def percentiles(column: str, per: int, *quantiles: float) -> str:
 
 
 def freshness(r: Report) -> pd.DataFrame:
-    """mart_provider_freshness for the chosen providers, in the report's provider order (empty when the
-    models predate the mart)."""
-    if not r.columns("mart_provider_freshness"):
-        return pd.DataFrame()
+    """mart_provider_freshness for the chosen providers, in the report's provider order."""
     frame = r.sql(f"select * from analytics.mart_provider_freshness where {IN_PROVIDERS}")
     order = {p: i for i, p in enumerate(r.providers)}
     return frame.sort_values("provider", key=lambda s: s.map(order)).reset_index(drop=True)
@@ -244,46 +241,32 @@ def runs_loaded(r: Report) -> dict[str, int]:
 # --- DORA (mart_dora_summary, mart_dora_weekly) ----------------------------------------------------
 
 
-def dora_summary(r: Report) -> pd.DataFrame:
-    """The summary's rows for the selected services (and the all-services row), current window only."""
-    current = "period = 'current' and " if "period" in r.columns("mart_dora_summary") else ""
+def dora_summary(r: Report, period: str = "current") -> pd.DataFrame:
+    """The summary's rows of `period` (current: the DORA window; previous: the window of the same
+    length before it) for the selected services, and the all-services row."""
     return r.sql(
         f"""select * from analytics.mart_dora_summary
-            where {current}(is_all_services or ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS}))
-            order by is_all_services desc, deployments desc, service"""
-    )
-
-
-def dora_previous(r: Report) -> pd.DataFrame | None:
-    """The same measures over the window of equal length before, where the mart has them (rows with
-    period = 'previous'); None when the models do not state a previous period."""
-    if "period" not in r.columns("mart_dora_summary"):
-        return None
-    return r.sql(
-        f"""select * from analytics.mart_dora_summary
-            where period = 'previous' and (is_all_services or ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS}))"""
+            where period = $period and (is_all_services or ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS}))
+            order by is_all_services desc, deployments desc, service""",
+        period=period,
     )
 
 
 def dora_benchmarks(r: Report) -> pd.DataFrame:
-    """The tier thresholds the summary was rated with (the dora_benchmarks seed, for its report year)."""
-    year = r.dora.report_year if r.dora else 2023
-    return r.sql(
-        "select * from analytics_seeds.dora_benchmarks where report_year = $year order by metric, tier_rank",
-        year=year,
-    )
+    """The tier thresholds the summary was rated with (mart_dora_benchmarks)."""
+    return r.sql("select * from analytics.mart_dora_benchmarks order by metric, tier_rank")
 
 
 def dora_weekly(r: Report) -> pd.DataFrame:
+    """mart_dora_weekly's rows of the selected services and its all-services rows, in the window."""
     return r.sql(
-        f"""select week_start, service, environment,
+        f"""select week_start, service, is_all_services, environment, is_complete_week,
                    deployments::bigint as deployments, deployment_days::bigint as deployment_days,
                    failed_deployments::bigint as failed, cancelled_deployments::bigint as cancelled,
                    lead_time_p50_hours, change_failure_rate, recovery_time_p50_hours
             from analytics.mart_dora_weekly
-            where {WEEKS_IN_WINDOW} and ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS} or service = $all)
-            order by week_start, service""",
-        all="(all services)",
+            where {WEEKS_IN_WINDOW} and (is_all_services or ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS}))
+            order by week_start, service"""
     )
 
 
@@ -360,21 +343,13 @@ def weekly_durations(r: Report) -> pd.DataFrame:
     )
 
 
-def unit_timing(r: Report, table: str = "") -> str:
-    """The condition for stage units with times of their own (fct_stage_runs.timing_source = 'unit'),
-    of `table` (an alias) when given. Models built before that column existed have none to tell: every
-    unit then counts."""
-    column = f"{table}.timing_source" if table else "timing_source"
-    return f"{column} = 'unit'" if "timing_source" in r.columns("fct_stage_runs") else "true"
-
-
 def slowest_stages(r: Report, top: int = 12) -> pd.DataFrame:
     return r.sql(
         f"""select provider, service, stage_type as "type", stage_name as stage, count(*) as units,
                    sum(duration_sec) / 3600 as "total time", {percentiles("duration_sec", 3600, 0.5, 0.9)}
             from {STAGE_UNITS}
             where status = 'DONE' and result in {VERDICTS} and duration_sec is not null
-              and stage_type <> 'APPROVAL' and {unit_timing(r)}
+              and stage_type <> 'APPROVAL' and {UNIT_TIMED}
               and {finished_in_window()} and {IN_PROVIDERS} and {IN_SERVICES}
             group by all order by "total time" desc limit {int(top)}"""
     )
@@ -382,8 +357,6 @@ def slowest_stages(r: Report, top: int = 12) -> pd.DataFrame:
 
 def units_without_own_times(r: Report) -> pd.DataFrame:
     """Per provider, the finished stage units whose times are their run's (left out of stage times)."""
-    if "timing_source" not in r.columns("fct_stage_runs"):
-        return pd.DataFrame(columns=["provider", "units"])
     return r.sql(
         f"""select provider, count(*) as units from {STAGE_UNITS}
             where timing_source = 'run' and status = 'DONE'
@@ -403,7 +376,7 @@ def waterfall_units(r: Report) -> pd.DataFrame:
                 where status = 'DONE' and result in {VERDICTS} and duration_sec is not null
                   and {finished_in_window()} and {IN_PROVIDERS} and {IN_SERVICES}
                   and run_key in (select run_key from analytics.fct_stage_runs
-                                  where {unit_timing(r)} and started_at is not null)
+                                  where {UNIT_TIMED} and started_at is not null)
             ),
             busiest as (
                 select scope_key, count(*) as scope_runs, quantile_cont(duration_sec, 0.5) as p50_sec
@@ -427,7 +400,7 @@ def waterfall_units(r: Report) -> pd.DataFrame:
                    date_diff('millisecond', picked.started_at, s.started_at) / 60000.0 as start_min,
                    date_diff('millisecond', picked.started_at, s.finished_at) / 60000.0 as end_min
             from picked join analytics.fct_stage_runs s using (run_key)
-            where s.started_at is not null and s.finished_at is not null and {unit_timing(r, "s")}
+            where s.started_at is not null and s.finished_at is not null and s.{UNIT_TIMED}
             order by picked.scope_runs desc, picked.scope_key, picked.pick desc, start_min, s.sequence"""
     )
 
@@ -467,13 +440,16 @@ def approval_waits(r: Report) -> pd.DataFrame:
 
 
 def unfinished_runs(r: Report) -> pd.DataFrame:
-    """Runs not concluded (the one definition of unfinished), created by the window's end."""
+    """Runs not concluded, whenever created: the one definition of unfinished (`not is_concluded`), as
+    mart_provider_freshness.unfinished_runs and `cicd-etl status` count them. Age is measured to the
+    models' as-of time."""
     return r.sql(
         f"""select provider, scope_name as scope, run_id as run, status, original_status as "provider status",
-                   coalesce(is_stale, false) as stale, date_diff('second', created_at, $end) / 3600.0 as age
+                   is_stale as stale, date_diff('second', created_at, $as_of) / 3600.0 as age
             from analytics.fct_pipeline_runs
-            where not is_concluded and created_at <= $end and {IN_PROVIDERS} and {IN_SERVICES}
-            order by age desc"""
+            where not is_concluded and {IN_PROVIDERS} and {IN_SERVICES}
+            order by age desc nulls last""",
+        as_of=r.as_of,
     )
 
 
@@ -492,7 +468,8 @@ def service_runs(r: Report) -> pd.DataFrame:
 
 
 def coverage(r: Report) -> pd.DataFrame:
+    """mart_metric_coverage (metric x provider x reason) for the chosen providers."""
     return r.sql(
         f"""select * from analytics.mart_metric_coverage where {IN_PROVIDERS}
-            order by metric_order, provider"""
+            order by metric_order, provider, reason_order"""
     )

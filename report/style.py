@@ -51,6 +51,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: 4px 0;
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { text-align: left; background: var(--soft); }
 td { text-align: right; }
+.jp-RenderedMarkdown td { text-align: left; }  /* prose tables (definitions); numbers are in pandas' */
 .jp-OutputArea-output pre { white-space: pre-wrap; }
 .jp-InputPrompt, .jp-OutputPrompt, .jp-Collapser { display: none; }
 .cicd-chart { margin: 6px 0 14px; max-width: 100%; overflow-x: auto; }

@@ -11,12 +11,13 @@ from report.tables import DORA_MEASURES, change, failure_rate, moment, percent, 
 
 def what_changed(
     summary: pd.DataFrame,
-    previous: pd.DataFrame | None,
+    previous: pd.DataFrame,
     health: pd.DataFrame,
     health_before: pd.DataFrame,
     fresh: pd.DataFrame,
 ) -> list[str]:
-    """`health` is data.run_health (weekly rows), `health_before` data.run_health_before (per provider)."""
+    """`summary` and `previous` are data.dora_summary's current and previous periods, `health`
+    data.run_health (weekly rows), `health_before` data.run_health_before (per provider)."""
     runs_now = health.groupby("provider").sum(numeric_only=True).reset_index() if not health.empty else health
     bullets = [
         _dora_bullet(summary, previous),
@@ -27,27 +28,25 @@ def what_changed(
     return [b for b in bullets if b]
 
 
-def _dora_bullet(summary: pd.DataFrame, previous: pd.DataFrame | None) -> str | None:
-    overall = summary[summary.is_all_services]
-    if overall.empty or overall.deployments.iloc[0] + overall.failed_deployments.iloc[0] == 0:
+def _dora_bullet(summary: pd.DataFrame, previous: pd.DataFrame) -> str | None:
+    now = summary[summary.is_all_services].iloc[0]
+    if now.deployments + now.failed_deployments == 0:
         return "**DORA:** no concluded production deployment in the window, so nothing to rate."
-    now = overall.iloc[0]
-    before = None
-    if previous is not None and not previous[previous.is_all_services].empty:
-        before = previous[previous.is_all_services].iloc[0]
+    before = previous[previous.is_all_services].iloc[0]
+    compared = before.days_covered > 0  # the previous period has data to compare with
     count = f"{int(now.deployments):,} successful production deployments"
-    if before is not None:
+    if compared:
         count += f" (previous period {int(before.deployments):,})"
     measures = []
     for column, (tier, heading, fmt, fmt_change, higher) in DORA_MEASURES.items():
         text = f"{heading} {rated(now[column], now[tier], fmt)}"
-        if before is not None:
-            moved = change(now[column], before[column], fmt_change, higher)
+        moved = change(now[column], before[column], fmt_change, higher)
+        if compared and moved != "–":
             tier_was = before[tier] if isinstance(before[tier], str) else "unrated"
-            text += f" [{moved}; was {tier_was}]" if moved not in ("–", "no change") else " [no change]"
+            text += " [no change]" if moved == "no change" else f" [{moved}; was {tier_was}]"
         measures.append(text)
-    compared = "" if before is not None else " (the models state no previous period to compare with)"
-    return f"**DORA, all services:** {count}; " + "; ".join(measures) + compared + "."
+    note = "" if compared else f" (no data in the {int(before.window_days)} days before to compare with)"
+    return f"**DORA, all services:** {count}; " + "; ".join(measures) + note + "."
 
 
 def _runs_bullet(now: pd.DataFrame, before: pd.DataFrame) -> str | None:

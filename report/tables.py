@@ -74,7 +74,7 @@ def describe(r: Report, runs_loaded: dict[str, int]) -> None:
 
 def days_covered_note(r: Report) -> str:
     """'; data covers N of 90 days' when the DORA window is longer than the loaded data."""
-    if not r.on_dora_window or r.dora.days_covered is None or r.dora.days_covered >= r.dora.days:
+    if not r.on_dora_window or r.dora.data_start is None or r.dora.days_covered >= r.dora.days:
         return ""
     return (
         f"; **data covers {r.dora.days_covered} of {r.dora.days} days** (since {r.dora.data_start:%Y-%m-%d})"
@@ -152,21 +152,26 @@ def change(now, before, fmt_change, higher_is_better: bool) -> str:
     return f"{fmt_change(delta)} {'▲' if delta > 0 else '▼'} {'better' if better else 'worse'}"
 
 
-def dora_table(summary: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+def dora_table(summary: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     """Per service: production deployments, each measure with its tier, and its change against the
-    previous period where the models state one."""
-    before = previous.set_index("service") if previous is not None else pd.DataFrame()
+    previous period (mart_dora_summary's rows of period 'previous'; '–' where either has no value). No
+    change columns when the previous period has no data at all (the window note says so)."""
+    before = previous.set_index("service")
+    compared = bool((previous.days_covered > 0).any())
     table = {"service": summary.service, "production deployments": summary.deployments.astype("int64")}
     for column, (tier, heading, fmt, fmt_change, higher) in DORA_MEASURES.items():
         table[heading] = [rated(v, t, fmt) for v, t in zip(summary[column], summary[tier], strict=True)]
-        table[f"Δ {heading.split(' (')[0]}"] = [
-            change(v, before[column].get(s) if column in before else None, fmt_change, higher)
-            for s, v in zip(summary.service, summary[column], strict=True)
-        ]
+        if compared:
+            table[f"Δ {heading.split(' (')[0]}"] = [
+                change(v, before[column].get(s), fmt_change, higher)
+                for s, v in zip(summary.service, summary[column], strict=True)
+            ]
     return pd.DataFrame(table)
 
 
-def dora_window_note(r: Report, overall) -> str:
+def dora_window_note(r: Report, overall, previous) -> str:
+    """The DORA window, its deployments, how much of it has data, and what the change is measured
+    against (`previous`: the summary's all-services row of the period before)."""
     dora = r.dora
     note = (
         f"DORA window: **{dora.start:%Y-%m-%d %H:%M} to {dora.end:%Y-%m-%d %H:%M} UTC** ({dora.days} days), "
@@ -174,8 +179,15 @@ def dora_window_note(r: Report, overall) -> str:
         f"successful and {int(overall.failed_deployments):,} failed production deployments across all "
         "services."
     )
-    if dora.days_covered is not None and dora.days_covered < dora.days:
+    if dora.data_start is not None and dora.days_covered < dora.days:
         note += f" The data covers {dora.days_covered} of these {dora.days} days."
+    if previous.days_covered > 0:
+        note += (
+            f" Δ: the change against the {dora.days} days before ({previous.window_start:%Y-%m-%d %H:%M} to "
+            f"{previous.window_end:%Y-%m-%d %H:%M} UTC; data covers {int(previous.days_covered)} of them)."
+        )
+    else:
+        note += f" No data in the {dora.days} days before, so no change is shown."
     if not r.on_dora_window:
         note += (
             " **This report's window differs from the one the models were built for**: the DORA measures "
@@ -236,67 +248,82 @@ def lead_time_table(by_provider: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-# --- coverage -----------------------------------------------------------------------------------------
+# --- coverage ---------------------------------------------------------------------------------------
 
-# mart_metric_coverage count column -> legend label, colour (the models as built today)
-EXCLUSIONS = {
-    "rows_used": ("used", "#1a9850"),
-    "rows_unmapped_status": ("unmapped status", "#756bb1"),
-    "rows_stale": ("stale", "#fdae61"),
-    "rows_unknown_env": ("unknown environment", "#d73027"),
-    "rows_excluded_other": ("other (does not qualify)", "#d9d9d9"),
+# mart_metric_coverage reason (contract §5, in the mart's order of precedence) -> legend label, colour:
+# strong colours for the reasons that lower coverage (a seed entry or a commit is missing), soft ones for
+# rows left out by definition.
+REASONS = {
+    "deleted": ("deleted at the provider", "#969696"),
+    "not_production": ("not production", "#c6dbef"),
+    "unknown_environment": ("unknown environment", "#d73027"),
+    "unmapped_status": ("unmapped status", "#756bb1"),
+    "stale": ("stale", "#fdae61"),
+    "in_flight": ("in flight", "#9ecae1"),
+    "not_attempted": ("never attempted", "#d9d9d9"),
+    "cancelled": ("cancelled", "#bdbdbd"),
+    "no_commit": ("no commit", "#e7298a"),
 }
+USED = ("used", "#1a9850")
 
 
 def coverage_shares(cover: pd.DataFrame) -> pd.DataFrame:
-    """Per metric, the share of the rows considered that each reason takes (all providers together)."""
-    present = [c for c in EXCLUSIONS if c in cover.columns]
-    totals = cover.groupby(["metric_order", "metric"])[present].sum().reset_index()
-    long = totals.melt(id_vars=["metric_order", "metric"], var_name="column", value_name="rows")
-    considered = long.groupby("metric").rows.transform("sum")
-    long["share"] = long.rows / considered.where(considered > 0)
-    long["reason"] = long.column.map(lambda c: EXCLUSIONS[c][0])
-    long["reason_order"] = long.column.map(list(EXCLUSIONS).index)
-    long["metric"] = long.metric.str.replace("_", " ")
-    return long.rename(columns={"metric_order": "order"}).dropna(subset=["share"])
+    """Per metric (all providers together): the rows used and the rows each reason left out, as shares
+    of the metric's rows (used + left out). Columns: metric, order, reason, reason_order, rows, share."""
+    # rows_used is per metric and provider, repeated on each of its reason rows: count it once
+    per_provider = cover.drop_duplicates(["metric", "provider"])
+    used = per_provider.groupby(["metric_order", "metric"]).rows_used.sum().reset_index()
+    used = used.rename(columns={"rows_used": "rows"}).assign(reason=USED[0], reason_order=0)
+    left_out = cover.groupby(["metric_order", "metric", "reason", "reason_order"]).rows_with_reason.sum()
+    left_out = left_out.reset_index().rename(columns={"rows_with_reason": "rows"})
+    left_out["reason"] = left_out.reason.map(lambda reason: REASONS[reason][0])
+    long = pd.concat([used, left_out], ignore_index=True)
+    long = long[long.rows > 0]
+    total = long.groupby("metric").rows.transform("sum")
+    long = long.assign(share=long.rows / total, metric=long.metric.str.replace("_", " "))
+    return long.rename(columns={"metric_order": "order"}).sort_values(["order", "reason_order"])
 
 
-def coverage_colors() -> dict[str, str]:
-    return {label: color for label, color in EXCLUSIONS.values()}
+def coverage_colors(shares: pd.DataFrame) -> dict[str, str]:
+    """Legend label -> colour for the reasons present in `shares`, in the mart's order."""
+    colors = dict([USED, *REASONS.values()])
+    return {label: colors[label] for label in colors if label in set(shares.reason)}
 
 
-def coverage_note(row) -> str:
-    """Why a metric left rows of one provider out, in words ("N/A" when it used none)."""
-    if row.rows_considered == 0:
-        return "N/A: nothing of this kind loaded"
+def coverage_note(rows: pd.DataFrame) -> str:
+    """Why a metric left rows of one provider out, in words, from its reason rows: each reason with its
+    count, and the values no seed maps ("N/A" when it used none)."""
+    first = rows.iloc[0]
+    reasons = rows[rows.rows_with_reason > 0].sort_values("reason_order")
     left_out = [
-        f"{int(getattr(row, c)):,} {label.split(' (')[0]}"
-        for c, (label, _) in EXCLUSIONS.items()
-        if c != "rows_used" and getattr(row, c, 0)
+        f"{int(row.rows_with_reason):,} {REASONS[row.reason][0]}"
+        + (f" ({row.detail})" if isinstance(row.detail, str) else "")
+        for row in reasons.itertuples()
     ]
-    note = ("N/A, none qualified: " if row.rows_used == 0 else "left out: ") + ", ".join(left_out)
-    if getattr(row, "rows_no_commit", 0):
-        note += f"; {int(row.rows_no_commit):,} used without a commit (clock from the deploying run)"
-    return note if left_out else "all used"
+    if first.rows_used == 0 and not left_out:
+        return "N/A: nothing of this kind loaded"
+    note = ("N/A, none used: " if first.rows_used == 0 else "left out: ") + ", ".join(left_out)
+    note = note if left_out else "all used"
+    if first.rows_no_commit:
+        note += f"; {int(first.rows_no_commit):,} used without a commit (clock from the deploying run)"
+    return note
 
 
 def coverage_table(cover: pd.DataFrame) -> pd.DataFrame:
-    share = cover.rows_used / cover.rows_considered.where(cover.rows_considered > 0)
-    return pd.DataFrame(
-        {
-            "metric": cover.metric.str.replace("_", " "),
-            "provider": cover.provider,
-            "considered": cover.rows_considered,
-            "used": cover.rows_used,
-            "coverage": share.map(percent),
-            "what was left out, and why": [coverage_note(row) for row in cover.itertuples()],
-        }
-    )
-
-
-def coverage_reasons(cover: pd.DataFrame) -> pd.DataFrame:
-    """The mart's rows as they are, when the models name each exclusion with its `reason` (contract §5
-    vocabulary) and `detail` (unmapped values and unknown environment names with their counts)."""
-    first = [c for c in ("metric", "provider", "reason") if c in cover.columns]
-    rest = [c for c in cover.columns if c not in first and c != "metric_order"]
-    return cover[first + rest].assign(metric=cover.metric.str.replace("_", " "))
+    """Per metric and provider: rows considered (used + those a missing seed entry or commit left out),
+    used, coverage, and what was left out and why."""
+    rows = []
+    for (_, metric, provider), reasons in cover.groupby(["metric_order", "metric", "provider"], sort=True):
+        first = reasons.iloc[0]
+        considered = first.rows_considered
+        rows.append(
+            {
+                "metric": metric.replace("_", " "),
+                "provider": provider,
+                "considered": considered,
+                "used": first.rows_used,
+                "coverage": percent(first.rows_used / considered if considered else None),
+                "what was left out, and why": coverage_note(reasons),
+            }
+        )
+    return pd.DataFrame(rows)

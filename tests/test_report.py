@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import pytest
 from model_fixtures import load_fixture
 
 from pipelines.models import build_models
-from report import ReportError, data, render_report, tables
+from report import ReportError, data, render_report, summary, tables
 from sources.raw_tables import ETL_TABLES, dlt_columns, primary_key
 
 CLI = Path(sys.executable).with_name("cicd-etl")
@@ -204,7 +205,7 @@ def test_freshness_mart_states_each_providers_last_load_backlog_and_activity(war
 def test_the_report_window_is_the_dora_window_unless_another_is_chosen(warehouse):
     (start, end, days), = query(
         warehouse, "select window_start, window_end, window_days from analytics.mart_dora_summary "
-        "where is_all_services",
+        "where is_all_services and period = 'current'",
     )  # fmt: skip
     report = data.open_report(warehouse)
     assert (report.start, report.end, report.on_dora_window) == (pd.Timestamp(start), pd.Timestamp(end), True)
@@ -214,9 +215,11 @@ def test_the_report_window_is_the_dora_window_unless_another_is_chosen(warehouse
     shorter = data.open_report(warehouse, window_days=7)
     assert (shorter.end, shorter.end - shorter.start, shorter.on_dora_window) == (
         pd.Timestamp(end), pd.Timedelta(days=7), False)  # fmt: skip
-    assert "differs from the one the models were built for" in tables.dora_window_note(
-        shorter, pd.Series({"deployments": 1, "failed_deployments": 0})
+    note = tables.dora_window_note(
+        shorter, pd.Series({"deployments": 1, "failed_deployments": 0}), pd.Series({"days_covered": 0})
     )
+    assert "differs from the one the models were built for" in note
+    assert "No data in the 90 days before, so no change is shown." in note
     shorter.con.close()
     assert days == 90
 
@@ -232,6 +235,34 @@ def test_the_critical_path_follows_what_the_runs_end_waited_for():
         }
     )
     assert list(units.stage[data.critical_path(units)]) == ["build", "test", "deploy"]
+
+
+def test_the_change_column_and_the_summary_compare_with_the_period_before(warehouse, tmp_path):
+    """A 3-day DORA window (built on a copy): current (03-05, 03-08], previous (03-02, 03-05]. All
+    services deployed on 03-05 and 03-06 (2 days in 3: 4.7 a week) and before on 03-04 only (the data
+    begins 03-01, so the previous period is covered: 1 day in 3, 2.3 a week)."""
+    copy = tmp_path / "cicd.duckdb"
+    shutil.copyfile(warehouse, copy)
+    build_models(
+        duckdb_path=copy,
+        work_dir=tmp_path / "dbt",
+        select="mart_dora_summary",
+        vars={"as_of": AS_OF, "dora_window_days": 3},
+    )
+    report = data.open_report(copy)
+    current, previous = data.dora_summary(report), data.dora_summary(report, "previous")
+    report.con.close()
+    overall = tables.dora_table(current, previous).iloc[0]
+    everything = previous[previous.is_all_services].iloc[0]
+    assert "Δ: the change against the 3 days before (2024-03-02 00:00 to 2024-03-05 00:00 UTC" in (
+        tables.dora_window_note(report, current.iloc[0], everything)
+    )
+    assert overall["service"] == "(all services)"
+    assert overall["deployment frequency"] == "4.7 days/week (high)"
+    assert overall["Δ deployment frequency"] == "+2.3 days/week ▲ better"
+    bullet = summary.what_changed(current, previous, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())[0]
+    assert "deployment frequency 4.7 days/week (high) [+2.3 days/week ▲ better; was high]" in bullet
+    assert "(previous period " in bullet
 
 
 def test_a_change_is_signed_and_says_whether_it_is_better():
@@ -278,14 +309,67 @@ def test_the_summary_names_the_failed_load_and_the_freshness_boxes_show_it(execu
     assert "<dt>detail backlog</dt><dd>2 runs</dd>" in boxes  # northflank
 
 
-def test_gorules_jobs_without_times_of_their_own_stay_out_of_stage_times(executed, warehouse):
-    stated = query(
-        warehouse,
-        "select count(*) from information_schema.columns where table_name = 'fct_stage_runs' "
-        "and column_name = 'timing_source'",
-    )[0][0]
-    if not stated:
-        pytest.skip("the models do not state fct_stage_runs.timing_source yet")
+def test_unfinished_runs_are_the_runs_not_concluded_everywhere_in_the_report(executed, warehouse):
+    """One definition (not is_concluded): the unfinished section, the "data as of" boxes and the mart
+    count the same runs, whenever they were created."""
+    truth = dict(
+        query(warehouse, "select provider, count(*) from analytics.fct_pipeline_runs where not is_concluded "
+              "group by provider")
+    )  # fmt: skip
+    freshness = dict(
+        query(warehouse, "select provider, unfinished_runs from analytics.mart_provider_freshness")
+    )
+    report = data.open_report(warehouse)
+    shown = data.unfinished_runs(report).groupby("provider").size().to_dict()
+    report.con.close()
+    assert shown == truth == {p: n for p, n in freshness.items() if n}
+    boxes = next(
+        o.data["text/html"]
+        for o in outputs_by_section(executed)["1. At a glance"]
+        if 'class="freshness"' in o.get("data", {}).get("text/html", "")
+    )
+    for provider, count in truth.items():
+        box = boxes.split(f'data-provider="{provider}"')[1].split("</div>")[0]
+        assert f"<dt>unfinished runs</dt><dd>{count:,} (" in box, provider
+
+
+def test_coverage_names_each_reason_and_the_values_no_seed_maps(executed):
+    rows = {
+        (row["metric"], row["provider"]): row
+        for row in table(
+            outputs_by_section(executed)["11. Data coverage"], "Coverage per metric and provider"
+        )
+    }
+    assert len(rows) == 7 * 4
+    northflank = rows[("run failure rate", "northflank")]
+    assert (northflank["considered"], northflank["used"], northflank["coverage"]) == ("6", "5", "83.3%")
+    assert northflank["what was left out, and why"] == (
+        "left out: 1 unmapped status (mystery_state (1)), 1 in flight, 1 cancelled, 1 never attempted"
+    )
+    gorules = rows[("deployment frequency", "gorules")]
+    assert gorules["what was left out, and why"] == (
+        "left out: 5 not production, 1 unknown environment (sandbox-eu (1)), 1 in flight, 1 cancelled"
+    )
+    assert rows[("lead time", "gorules")]["what was left out, and why"].endswith(
+        "; 2 used without a commit (clock from the deploying run)"
+    )
+
+
+def test_models_built_by_an_older_cicd_etl_are_refused_with_the_command_that_rebuilds_them(
+    warehouse, tmp_path
+):
+    copy = tmp_path / "cicd.duckdb"
+    shutil.copyfile(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("alter table analytics.mart_metric_coverage drop column reason")
+    with pytest.raises(
+        ReportError, match=r"missing mart_metric_coverage\.reason\): rebuild them with `cicd-etl models`"
+    ):
+        render_report(copy, tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_gorules_jobs_without_times_of_their_own_stay_out_of_stage_times(executed):
     section = outputs_by_section(executed)[WHERE_TIME_GOES]
     slowest = table(section, SLOWEST)
     assert "gorules" not in {row["provider"] for row in slowest}
@@ -475,7 +559,7 @@ def test_the_pages_headline_numbers_are_the_marts(page, warehouse):
         warehouse,
         """select deployments, lead_time_p50_hours, lead_time_tier,
                   change_failure_rate, change_failure_rate_tier
-           from analytics.mart_dora_summary where is_all_services""",
+           from analytics.mart_dora_summary where is_all_services and period = 'current'""",
     )  # fmt: skip
     row = page.eval_on_selector(
         "xpath=//table[caption[text()='The four keys, per service']]//tbody/tr[1]",
