@@ -86,11 +86,8 @@ def summary_table(duckdb_path: Path) -> str:
             ).fetchall()
         )
         dora = con.execute(
-            """select window_days, days_covered, deployment_days_per_week_p50, deployment_frequency_tier,
-                      lead_time_p50_hours, lead_time_tier, change_failure_rate, change_failure_rate_tier,
-                      recovery_time_p50_hours, recovery_time_tier
-               from analytics.mart_dora_summary where is_all_services"""
-        ).fetchone()
+            "select * from analytics.mart_dora_summary where is_all_services and period = 'current'"
+        ).df()
     lines = [
         f"{'provider':<11} {'runs':>7} {'success':>8} {'failed':>7} {'unfinished':>10} "
         f"{'p50 run':>9} {'prod deploys':>12}"
@@ -101,25 +98,19 @@ def summary_table(duckdb_path: Path) -> str:
             f"{provider:<11} {n:>7,} {ok:>8,} {failed:>7,} {unfinished:>10,} {p50_text:>9} "
             f"{deployments.get(provider, 0):>12,}"
         )
-    if dora:
-        lines += ["", _dora_line(*dora)]
+    lines += ["", dora_line(dora.iloc[0])]
     return "\n".join(lines)
 
 
-def _dora_line(
-    days, covered, per_week, df_tier, lead_h, lead_tier, cfr, cfr_tier, recovery_h, rec_tier
-) -> str:
-    """The all-services DORA summary in one line, as the report's headline states it (the same window,
-    deployment frequency as median deployment days per week)."""
+def dora_line(overall) -> str:
+    """The all-services row of mart_dora_summary (current period) in one line, each measure worded as the
+    report's headline words it (the same window, the same formats and tiers)."""
+    from report.tables import DORA_MEASURES, rated
 
-    def measure(value, text, tier):
-        return f"{text.format(value)} ({tier})" if value is not None else "n/a (no data)"
-
-    coverage = f" (data covers {covered} of {days} days)" if covered is not None and covered < days else ""
-    return (
-        f"DORA, all services, last {days} days{coverage}: "
-        f"deployment frequency {measure(per_week, '{:.1f} days/week', df_tier)} · "
-        f"lead time p50 {measure(lead_h, '{:.1f} h', lead_tier)} · "
-        f"change failure rate {measure(cfr, '{:.1%}', cfr_tier)} · "
-        f"recovery time p50 {measure(recovery_h, '{:.1f} h', rec_tier)}"
-    )
+    days, covered = int(overall.window_days), int(overall.days_covered)
+    coverage = f" (data covers {covered} of {days} days)" if covered < days else ""
+    measures = [
+        f"{heading} {rated(overall[column], overall[tier], fmt)}"
+        for column, (tier, heading, fmt, *_) in DORA_MEASURES.items()
+    ]
+    return f"DORA, all services, last {days} days{coverage}: " + " · ".join(measures)
