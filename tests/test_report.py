@@ -555,19 +555,22 @@ def test_charts_show_values_on_hover_zoom_their_time_axis_and_toggle_series_from
 
 
 def test_the_pages_headline_numbers_are_the_marts(page, warehouse):
-    (deployments, lead_hours, lead_tier, cfr, cfr_tier), = query(
-        warehouse,
-        """select deployments, lead_time_p50_hours, lead_time_tier,
-                  change_failure_rate, change_failure_rate_tier
-           from analytics.mart_dora_summary where is_all_services and period = 'current'""",
-    )  # fmt: skip
+    """The page's all-services row shows the mart's current all-services values, each as the report
+    words it (the demo's printed line uses the same words: tests/test_demo.py)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        mart = con.execute(
+            "select * from analytics.mart_dora_summary where is_all_services and period = 'current'"
+        ).df().iloc[0]  # fmt: skip
     row = page.eval_on_selector(
         "xpath=//table[caption[text()='The four keys, per service']]//tbody/tr[1]",
         "tr => [...tr.cells].map(c => c.textContent.trim())",
     )
-    assert row[:2] == ["(all services)", f"{deployments:,}"]
-    assert f"{tables.duration(lead_hours)} ({lead_tier})" in row
-    assert f"{tables.percent(cfr)} ({cfr_tier})" in row
+    expected = [
+        tables.rated(mart[column], mart[tier], fmt)
+        for column, (tier, _, fmt, *_) in tables.DORA_MEASURES.items()
+    ]
+    assert row == ["(all services)", f"{mart.deployments:,}", *expected]  # no previous data: no Δ
+    assert mart.lead_time_tier == "elite" and mart.deployments > 0
     glance = page.inner_text("css=.freshness")
     assert "gorules" in glance and "token rejected" in glance
 
