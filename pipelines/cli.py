@@ -6,7 +6,24 @@ import sys
 
 import click
 
-PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
+EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED = 1, 2, 75, 130
+
+
+def parse_duration(text: str | None) -> float | None:
+    """`50m`, `2h`, `90s`, `1h30m` or plain seconds -> seconds."""
+    if not text:
+        return None
+    import re
+
+    parts = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text
+    )
+    if not parts or not any(parts.groups()):
+        raise click.BadParameter(
+            f"{text!r} is not a duration such as 50m, 2h or 1h30m", param_hint="--max-duration"
+        )
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _build_models(target) -> None:
@@ -38,32 +55,50 @@ def main() -> None:
 @click.option("--destination", type=click.Choice(["duckdb", "postgres"]), default="duckdb", show_default=True)
 @click.option("--full-refresh", is_flag=True, help="Forget incremental state and reload everything.")
 @click.option("--no-models", is_flag=True, help="Load only; do not build the SQL models.")
-def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
+@click.option(
+    "--max-duration",
+    help="Stop starting new work after this long (e.g. 50m, 2h); the next run continues the backlog.",
+)
+def run(providers, duckdb_path, destination, full_refresh, no_models, max_duration) -> None:
     """Load every configured provider, then build the SQL models."""
-    from pipelines.config import ConfigError, resolve_destination, select_providers
+    from pipelines.config import ConfigError, resolve_destination, resolve_settings, select_providers
+    from pipelines.lock import DestinationBusy, exclusive
     from pipelines.models import seed_overrides
     from pipelines.progress import show_progress
     from pipelines.runner import format_outcomes, load_providers
 
+    seconds = parse_duration(max_duration)
     try:
         names = select_providers(providers)
+        settings = resolve_settings(names)
         target = resolve_destination(destination, duckdb_path)
         if not no_models:
             seed_overrides()  # a bad MODELS__SEEDS_DIR is reported before anything loads
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        _fail(f"configuration: {exc}", EXIT_CONFIG)
     click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
-    with show_progress(names):
-        outcomes = load_providers(names, target, full_refresh=full_refresh)
-    click.echo(format_outcomes(outcomes))
-    if not no_models:
-        _build_models(target)
+    try:
+        with exclusive(target, "cicd-etl run"):
+            with show_progress(names):
+                outcomes = load_providers(
+                    names, target, full_refresh=full_refresh, max_duration_s=seconds, settings=settings
+                )
+            click.echo(format_outcomes(outcomes))
+            if not no_models and any(o.total_rows or o.ok for o in outcomes):
+                _build_models(target)
+    except DestinationBusy as exc:
+        _fail(str(exc), EXIT_BUSY)
     failed = [o.provider for o in outcomes if not o.ok]
     if failed:
         landed = [o.provider for o in outcomes if o.ok]
         note = f" ({', '.join(landed)} loaded)" if landed else ""
-        click.echo(f"cicd-etl: failed: {', '.join(failed)}{note}", err=True)
-        sys.exit(1)
+        _fail(f"failed: {', '.join(failed)}{note}", EXIT_FAILED)
+
+
+def _fail(message: str, code: int):
+    """One line (or one line per problem) on stderr, then the exit code; never a traceback."""
+    click.echo(f"cicd-etl: {message}", err=True)
+    sys.exit(code)
 
 
 @main.command()
@@ -78,21 +113,25 @@ def run(providers, duckdb_path, destination, full_refresh, no_models) -> None:
 def models(duckdb_path, destination, dora_window_days) -> None:
     """(Re)build the SQL models and run their data tests on what is loaded."""
     from pipelines.config import ConfigError, resolve_destination
+    from pipelines.lock import DestinationBusy, exclusive
     from pipelines.models import build_models, coverage_warning, seed_overrides
 
     try:
         target = resolve_destination(destination, duckdb_path)
         seed_overrides()
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        _fail(f"configuration: {exc}", EXIT_CONFIG)
     click.echo(f"Building models (dbt) on {target.describe()} ...", err=True)
     try:
-        result = build_models(
-            destination=target.kind,
-            duckdb_path=target.duckdb_path,
-            postgres_credentials=target.postgres_credentials,
-            vars={"dora_window_days": dora_window_days} if dora_window_days else None,
-        )
+        with exclusive(target, "cicd-etl models"):
+            result = build_models(
+                destination=target.kind,
+                duckdb_path=target.duckdb_path,
+                postgres_credentials=target.postgres_credentials,
+                vars={"dora_window_days": dora_window_days} if dora_window_days else None,
+            )
+    except DestinationBusy as exc:
+        _fail(str(exc), EXIT_BUSY)
     except FileNotFoundError as exc:  # no DuckDB file yet: nothing was loaded
         raise click.ClickException(str(exc)) from None
     # a failed build raises ModelsError (a ClickException): it names each failed model/test

@@ -22,8 +22,10 @@ from dlt.destinations.impl.duckdb.configuration import (
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 
 from pipelines.privacy import DUCKDB_CONFIG
+from sources.common.settings import ConfigError
 
-PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
+__all__ = ["ConfigError", "Destination", "resolve_destination", "resolve_settings", "select_providers"]
+
 RAW_DATASET = "cicd_raw"
 DEFAULT_DUCKDB_PATH = "cicd.duckdb"
 # DuckDB while it loads: a memory ceiling (beyond it DuckDB spills to disk) and one thread. By default it
@@ -32,48 +34,49 @@ DEFAULT_DUCKDB_PATH = "cicd.duckdb"
 DUCKDB_LOAD_SETTINGS = {"memory_limit": "160MB", "threads": 1}
 
 
-class ConfigError(Exception):
-    """A configuration problem the user can fix; its message says how."""
-
-
-def is_configured(provider: str) -> bool:
-    """A provider is configured when its base_url is set; Northflank also when only its token is set,
-    because its base_url has a public default."""
-    if dlt.config.get(f"sources.{provider}.base_url"):
-        return True
-    return provider == "northflank" and bool(dlt.secrets.get("sources.northflank.api_token"))
-
-
 def select_providers(requested: str | None) -> list[str]:
     """The providers to load: the requested subset (validated) or every configured one."""
+    from sources.registry import PROVIDERS, SPECS
+
     if requested:
         names = [name.strip().lower() for name in requested.split(",") if name.strip()]
-        unknown = [name for name in names if name not in PROVIDERS]
+        unknown = [name for name in names if name not in SPECS]
         if unknown:
-            raise ConfigError(f"unknown provider {', '.join(unknown)!s}; choose from {', '.join(PROVIDERS)}")
-        missing = [name for name in names if not is_configured(name)]
+            raise ConfigError(f"unknown provider {', '.join(unknown)}; choose from {', '.join(PROVIDERS)}")
+        missing = [name for name in names if not SPECS[name].is_configured()]
         if missing:
             raise ConfigError(_how_to_configure(missing))
         return names
-    names = [name for name in PROVIDERS if is_configured(name)]
+    names = [name for name in PROVIDERS if SPECS[name].is_configured()]
     if not names:
         raise ConfigError(_how_to_configure(list(PROVIDERS)))
     return names
 
 
+def resolve_settings(providers: list[str]) -> dict[str, dict]:
+    """Every chosen provider's settings, validated before anything loads: one ConfigError listing every
+    bad or missing setting of every provider, each on its own line."""
+    from sources.registry import SPECS
+
+    resolved, problems = {}, []
+    for name in providers:
+        try:
+            resolved[name] = SPECS[name].resolve()
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return resolved
+
+
 def _how_to_configure(providers: list[str]) -> str:
-    lines = [f"not configured: {', '.join(providers)}. Set at least the base URL and credentials, e.g.:"]
-    examples = {
-        "northflank": "SOURCES__NORTHFLANK__API_TOKEN=...  (base URL defaults to https://api.northflank.com)",
-        "gorules": "SOURCES__GORULES__BASE_URL=https://brms.example.com SOURCES__GORULES__API_TOKEN=... "
-        "SOURCES__GORULES__PROJECT_IDS='[\"<project uuid>\"]'",
-        "yunxiao": "SOURCES__YUNXIAO__BASE_URL=https://devops.cn-hangzhou.aliyuncs.com "
-        "SOURCES__YUNXIAO__ORGANIZATION_ID=... SOURCES__YUNXIAO__ACCESS_KEY_ID=... "
-        "SOURCES__YUNXIAO__ACCESS_KEY_SECRET=...",
-        "seamless": "SOURCES__SEAMLESS__BASE_URL=https://seamless.example.com "
-        "SOURCES__SEAMLESS__API_TOKEN=...",
-    }
-    lines += [f"  {examples[name]}" for name in providers]
+    from sources.registry import SPECS
+
+    lines = [f"not configured: {', '.join(providers)}. Set at least, e.g.:"]
+    for name in providers:
+        spec = SPECS[name]
+        needed = [s for s in spec.settings if s.required or s.name == spec.configured_by]
+        lines.append("  " + " ".join(f"{s.env_var(name)}={s.example or '...'}" for s in needed))
     lines.append("or put them in .dlt/config.toml and .dlt/secrets.toml (see .dlt/secrets.toml.example).")
     lines.append("To try cicd-etl without any account, run: cicd-etl demo")
     return "\n".join(lines)

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import PROVIDERS, Destination, temporary_environment
+from pipelines.config import Destination, temporary_environment
 from pipelines.privacy import connect_duckdb
 from pipelines.progress import show_progress
 from pipelines.runner import ProviderOutcome, format_outcomes, load_providers
+from sources.registry import PROVIDERS
 
 
 @dataclass

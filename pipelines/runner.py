@@ -1,37 +1,48 @@
-"""Load providers into the raw layer: one dlt pipeline per provider, isolated from the others.
+"""Load providers into the raw layer: each provider in its own thread and dlt pipeline, isolated from the
+others, its work committed in chunks (contract §5).
 
-Extraction (network-bound) and normalize (local files) run concurrently, one thread per provider, so
-providers that finish early are normalized and loaded while the others still extract. Loads are
-serialised behind one lock: a DuckDB file has a single writer, and dlt's merge staging dataset must not
-see two merges at once. A provider that fails loses nothing that landed before and blocks no one; dlt
-keeps its incremental state inside the load package, so state never runs ahead of landed data, and a
-package interrupted by a crash is completed first on the next run.
+Per provider: align the local dlt folder with the destination (pipelines.commits), commit the list
+(every scope's new runs and the backlog of runs whose details are due), then read the backlog
+newest-first and commit it chunk by chunk while the next chunk is already being read. A kill loses at
+most the chunk being read. A spent rate limit or request budget, or `--max-duration`, ends the provider
+as `partial` with what landed kept and the rest left in the backlog for the next run. One provider's
+failure never stops another. Loads (and every other use of the destination) are serialised behind one
+lock: a DuckDB file has a single writer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib
 import logging
+import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import dlt
 import httpx
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.config import RAW_DATASET, Destination
+from pipelines import raw_dataset
+from pipelines.commits import Committer, pipeline_for
+from pipelines.config import Destination
+from pipelines.lock import exclusive
+from sources.common import PROCESS_COUNTERS, BudgetExhausted
+from sources.common.issues import IssueLog
+from sources.common.sync import BacklogItem, DestinationView, Result, Scope, SyncRun
+from sources.raw_tables import ETL_TABLES, dlt_columns
+from sources.registry import SPECS
 
 log = logging.getLogger("cicd_etl.runner")
 
 ETL_RUNS_TABLE = "etl_runs"
-
 # dlt settings for a run, at the level of .dlt/config.toml (environment variables and secrets.toml still
 # override them). Extracted files are written, read once by normalize on this machine and deleted:
 # gzip-compressing them cost ~10% of a backfill's CPU. (Load files stay compressed: dlt keeps them.)
@@ -39,40 +50,34 @@ ETL_RUNS_TABLE = "etl_runs"
 # 5,000 a large backfill peaked at 509 MB, with 1,000 (what dlt's own Airflow helper uses) at 451 MB.
 RUN_SETTINGS = {"sources.data_writer.disable_compression": True, "data_writer.buffer_max_items": 1000}
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
-LOAD_WORKERS = 2  # load jobs at once; DuckDB is single-writer and each job is memory for its reader
+IDLE_COMMIT_S = 5.0  # commit what was read when nothing more arrived for this long (a rate-limit wait)
+MAX_CHUNK_AGE_S = 60.0  # and at least this often while reading is slow
 
 
 @dataclass
 class ProviderOutcome:
-    """What one provider's load did, for the summary, the exit code and `cicd-etl status`."""
+    """What one provider's load did, for the summary, the exit code, etl_runs and `cicd-etl status`."""
 
     provider: str
-    ok: bool = False
+    outcome: str = "failed"  # success | partial | failed
     rows: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0
     duration_s: float = 0.0
     error: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    backlog: int = 0  # runs whose details are still to read
+    stop_reason: str | None = None  # max_duration | rate_limit | request_budget
+    issues: int = 0
+    set_aside: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
-
-
-def source_factory(provider: str) -> Callable:
-    """The provider's dlt source function, `sources.<provider>.<provider>_source`."""
-    module = importlib.import_module(f"sources.{provider}")
-    return getattr(module, f"{provider}_source")
-
-
-def pipeline_for(provider: str, destination: Destination) -> dlt.Pipeline:
-    return dlt.pipeline(
-        pipeline_name=f"cicd_etl_{provider}",
-        pipelines_dir=str(destination.pipelines_dir),
-        destination=destination.dlt_destination(),
-        dataset_name=RAW_DATASET,
-    )
 
 
 def load_providers(
@@ -80,22 +85,31 @@ def load_providers(
     destination: Destination,
     *,
     full_refresh: bool = False,
-    source_kwargs: dict[str, dict] | None = None,
+    max_duration_s: float | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    source_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[ProviderOutcome]:
-    """Load each provider into the raw layer; never raises for a provider's failure."""
+    """Load each provider into the raw layer; never raises for a provider's failure.
+
+    `settings` are each provider's resolved settings (pipelines.config.resolve_settings); resolved here
+    when not given, with `source_kwargs` (per provider) overriding what the configuration says (a
+    ConfigError is raised before anything is touched)."""
+    overrides = source_kwargs or {}
+    settings = settings or {name: SPECS[name].resolve(overrides.get(name)) for name in providers}
+    deadline = time.monotonic() + max_duration_s if max_duration_s else None
     _limit_malloc_arenas()
     load_lock = threading.Lock()
-    source_kwargs = source_kwargs or {}
-    with dlt.config.values(RUN_SETTINGS):
+    with exclusive(destination, "cicd-etl run"), dlt.config.values(RUN_SETTINGS):
         with ThreadPoolExecutor(max_workers=max(1, len(providers)), thread_name_prefix="cicd-etl") as pool:
             futures = [
                 pool.submit(
-                    _load_one, provider, destination, load_lock, full_refresh, source_kwargs.get(provider, {})
+                    ProviderLoad(name, destination, load_lock, settings[name], deadline).run, full_refresh
                 )
-                for provider in providers
+                for name in providers
             ]
             outcomes = [future.result() for future in futures]
-        _record_outcomes(outcomes, destination)
+        with load_lock:
+            _record_outcomes(outcomes, destination)
     return outcomes
 
 
@@ -108,50 +122,208 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
 
 
-def _load_one(
-    provider: str, destination: Destination, load_lock: threading.Lock, full_refresh: bool, kwargs: dict
-) -> ProviderOutcome:
-    outcome = ProviderOutcome(provider)
-    started = time.monotonic()
-    http_before = _http_counters(provider)
-    try:
-        pipeline = pipeline_for(provider, destination)
-        with load_lock:  # it opens the destination: two DuckDB opens of one file at once can conflict
-            pipeline.sync_destination()  # reads this pipeline's own state and schemas only
-        if pipeline.has_pending_data:  # a previous run crashed after extract: finish it first
-            log.warning("%s: completing a load interrupted by an earlier run", provider)
-            pipeline.normalize()
-            with load_lock:
-                pipeline.load(workers=LOAD_WORKERS)
-        source = source_factory(provider)(**kwargs)
-        pipeline.extract(source, refresh="drop_sources" if full_refresh else None)
-        pipeline.normalize()
-        outcome.rows = _row_counts(pipeline)
-        with load_lock:
-            pipeline.load(workers=LOAD_WORKERS)
-        outcome.ok = True
-    except Exception as exc:  # one provider's failure must not stop the others
-        outcome.error = describe_error(exc)
-        log.error("%s failed: %s", provider, outcome.error)
-    finally:
-        http_after = _http_counters(provider)
-        outcome.requests = http_after[0] - http_before[0]
-        outcome.retries = http_after[1] - http_before[1]
-        outcome.duration_s = time.monotonic() - started
-    return outcome
+class _View(DestinationView):
+    """The destination's run ids per scope, read once per run table under the load lock."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self._cache: dict[tuple, dict[tuple, dict[str, bool]]] = {}
+        self._guard = threading.Lock()
+
+    def run_ids(self, scope: Scope) -> dict[str, bool] | None:
+        match_columns = tuple(column for column, _ in scope.match)
+        key = (scope.run_table, scope.id_column, match_columns)
+        with self._guard:
+            if key not in self._cache:
+                with self._committer.lock:
+                    self._cache[key] = raw_dataset.run_ids(
+                        self._committer.pipeline, scope.run_table, scope.id_column, match_columns
+                    )
+        return self._cache[key].get(tuple(value for _, value in scope.match), {})
+
+
+class ProviderLoad:
+    """One provider's load in one run."""
+
+    def __init__(
+        self,
+        provider: str,
+        destination: Destination,
+        load_lock: threading.Lock,
+        settings: Mapping[str, Any],
+        deadline: float | None,
+    ) -> None:
+        self.spec = SPECS[provider]
+        self.settings = settings
+        self.deadline = deadline
+        self.committer = Committer(provider, destination, load_lock)
+        self.outcome = ProviderOutcome(provider)
+        self.sync: SyncRun | None = None
+
+    def run(self, full_refresh: bool) -> ProviderOutcome:
+        started, before = time.monotonic(), PROCESS_COUNTERS.totals(self.spec.name)
+        provider = None
+        try:
+            provider = self.spec.connect(self.settings)  # no request yet
+            provider.client.stop_at(self.deadline)
+            issues = IssueLog(self.spec.name, redact=provider.client.redact)
+            with self.committer.lock:
+                if full_refresh:
+                    self._refresh()
+                self.committer.align()
+                issues.previous = raw_dataset.previous_issues(self.committer.pipeline, self.spec.name)
+            self.sync = SYNC_RUNS[self.spec.name] = SyncRun(provider, issues, _View(self.committer))
+            self.committer.commit(self.sync.list_source(), after_load=self._after_list)
+            if provider.client.exhausted is None and not self._out_of_time():
+                self._read_backlog()
+            self._finish(provider)
+        except Exception as exc:  # one provider's failure must not stop the others
+            self.outcome.error = describe_error(exc)
+            log.error("%s failed: %s", self.spec.name, self.outcome.error)
+        finally:
+            if provider is not None:
+                provider.close()
+            after = PROCESS_COUNTERS.totals(self.spec.name)
+            self.outcome.requests, self.outcome.retries = after[0] - before[0], after[1] - before[1]
+            self.outcome.duration_s = time.monotonic() - started
+            self.outcome.rows = dict(self.committer.rows)
+            self.outcome.set_aside = list(self.committer.set_aside)
+        return self.outcome
+
+    def _refresh(self) -> None:
+        """--full-refresh: the provider's tables, backlog, issues and state go, here and locally."""
+        log.warning("%s: full refresh: dropping its raw tables and state", self.spec.name)
+        raw_dataset.drop_provider(self.committer.pipeline, self.spec.name)
+        self.committer.pipeline = self.committer.pipeline.drop()
+
+    def _after_list(self, pipeline: dlt.Pipeline) -> None:
+        """Runs missing from a complete scan of their scope were deleted by the provider."""
+        now = datetime.now(UTC)
+        view = self.sync.destination
+        for scan in self.sync.scans:
+            if not scan.full:
+                continue
+            before = view.run_ids(scan.scope) or {}
+            gone = [run_id for run_id, deleted in before.items() if not deleted and run_id not in scan.listed]
+            back = [run_id for run_id, deleted in before.items() if deleted and run_id in scan.listed]
+            raw_dataset.mark_deleted(pipeline, scan.scope, gone, now)
+            raw_dataset.mark_present(pipeline, scan.scope, back)
+            if gone:
+                log.info(
+                    "%s: %s: %d run(s) no longer listed, marked deleted",
+                    self.spec.name,
+                    scan.scope.key,
+                    len(gone),
+                )
+
+    def _read_backlog(self) -> None:
+        with self.committer.lock:
+            items = raw_dataset.backlog(self.committer.pipeline, self.spec.name)
+        self.sync.progress.phase, self.sync.progress.backlog = "details", len(items)
+        permits = threading.Semaphore(self.settings["chunk_size"])
+        for chunk in self._chunks(items, permits):
+            self.committer.commit(
+                self.sync.chunk_source(chunk),
+                extracted=partial(permits.release, len(chunk)),  # reading ahead resumes once rows are on disk
+                after_load=self._after_chunk,
+            )
+
+    def _chunks(self, items: list[BacklogItem], permits: threading.Semaphore) -> Iterator[list[Result]]:
+        """Results of the backlog, in chunks; reading runs ahead by at most one chunk's worth."""
+        results: queue.Queue = queue.Queue()
+        end, failure = object(), []
+
+        def admit() -> bool:
+            permits.acquire()
+            return not self._out_of_time()
+
+        def produce() -> None:
+            try:
+                for result in self.sync.provider.read_backlog(items, admit):
+                    results.put(result)
+            except BaseException as exc:  # handed to the committing thread
+                failure.append(exc)
+            finally:
+                results.put(end)
+
+        reader = threading.Thread(target=produce, name=f"backlog-{self.spec.name}", daemon=True)
+        reader.start()
+        chunk: list[Result] = []
+        started = time.monotonic()
+        size = self.settings["chunk_size"]
+        while True:
+            try:
+                result = results.get(timeout=IDLE_COMMIT_S if chunk else None)
+            except queue.Empty:
+                yield chunk  # nothing arrived for a while (a rate-limit wait): commit what was read
+                chunk = []
+                continue
+            if result is end:
+                break
+            chunk.append(result)
+            if len(chunk) >= size or time.monotonic() - started >= MAX_CHUNK_AGE_S:
+                yield chunk
+                chunk, started = [], time.monotonic()
+        if chunk:
+            yield chunk
+        reader.join()
+        if failure and not isinstance(failure[0], BudgetExhausted):
+            raise failure[0]
+
+    def _after_chunk(self, pipeline: dlt.Pipeline) -> None:
+        """Runs that vanished since they were listed, and child rows their fresh reads no longer hold."""
+        now = datetime.now(UTC)
+        for item in self.sync.gone:
+            scope = self.sync.scopes.get(item.scope_key)
+            if scope is not None:
+                raw_dataset.mark_deleted(pipeline, scope, [item.run_id], now)
+        self.sync.gone.clear()
+        for table, complete in self.sync.complete_children.items():
+            raw_dataset.mark_deleted_children(pipeline, table, complete, now)
+        self.sync.complete_children.clear()
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def _finish(self, provider) -> None:
+        with self.committer.lock:
+            self.outcome.backlog = raw_dataset.backlog_size(self.committer.pipeline, self.spec.name)
+        self.outcome.issues = len(self.sync.issues)
+        exhausted = provider.client.exhausted
+        if exhausted is not None:
+            self.outcome.stop_reason = exhausted.stop_reason
+        elif self._out_of_time() and self.outcome.backlog:
+            self.outcome.stop_reason = "max_duration"
+        self.outcome.outcome = "partial" if self.outcome.stop_reason else "success"
+        if self.outcome.outcome == "partial":
+            why = str(exhausted) if exhausted is not None else "--max-duration reached"
+            self.outcome.error = f"{self.outcome.backlog:,} runs still to read, continued next run ({why})"
+            log.warning("%s: %s", self.spec.name, self.outcome.error)
+
+
+SYNC_RUNS: dict[str, SyncRun] = {}  # the running syncs of this process, for the progress line
 
 
 def format_outcomes(outcomes: list[ProviderOutcome]) -> str:
     """The per-provider summary printed after a run."""
-    header = f"{'provider':<11} {'outcome':<8} {'rows':>9} {'requests':>9} {'retries':>8} {'duration':>9}"
+    header = (
+        f"{'provider':<11} {'outcome':<8} {'rows':>9} {'requests':>9} {'retries':>8} "
+        f"{'backlog':>8} {'duration':>9}"
+    )
     lines = [header, "-" * len(header)]
     for o in outcomes:
         lines.append(
-            f"{o.provider:<11} {'ok' if o.ok else 'FAILED':<8} {o.total_rows:>9,} {o.requests:>9,} "
-            f"{o.retries:>8,} {o.duration_s:>8.1f}s"
+            f"{o.provider:<11} {o.outcome if o.ok else 'FAILED':<8} {o.total_rows:>9,} {o.requests:>9,} "
+            f"{o.retries:>8,} {o.backlog:>8,} {o.duration_s:>8.1f}s"
         )
         if o.error:
             lines.append(f"{'':<11} {o.error}")
+        if o.issues:
+            lines.append(
+                f"{'':<11} {o.issues} value(s) could not be loaded as sent: see cicd_raw.load_issues"
+            )
+        for path in o.set_aside:
+            lines.append(f"{'':<11} a load package that failed twice was set aside: {path}")
     return "\n".join(lines)
 
 
@@ -184,19 +356,6 @@ def _unreachable_url(exc: BaseException) -> str | None:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
 
 
-def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
-    info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    counts = info.row_counts if info else {}
-    return {table: n for table, n in counts.items() if not table.startswith("_dlt")}
-
-
-def _http_counters(provider: str) -> tuple[int, int]:
-    """(requests, retries) made so far by this provider's HTTP clients in this process."""
-    from sources.common import PROCESS_COUNTERS
-
-    return PROCESS_COUNTERS.totals(provider)
-
-
 def _record_outcomes(outcomes: list[ProviderOutcome], destination: Destination) -> None:
     """Append one row per provider to cicd_raw.etl_runs: `cicd-etl status` reads the last outcome from it."""
     run_id = str(uuid.uuid4())
@@ -207,12 +366,14 @@ def _record_outcomes(outcomes: list[ProviderOutcome], destination: Destination) 
             "provider": o.provider,
             "started_at": o.started_at,
             "finished_at": finished_at,
-            "outcome": "success" if o.ok else "failed",
+            "outcome": o.outcome,
             "error": o.error,
             "rows_loaded": o.total_rows,
             "requests": o.requests,
             "retries": o.retries,
             "duration_s": round(o.duration_s, 3),
+            "backlog": o.backlog,
+            "stop_reason": o.stop_reason,
         }
         for o in outcomes
     ]
@@ -221,5 +382,5 @@ def _record_outcomes(outcomes: list[ProviderOutcome], destination: Destination) 
         rows,
         table_name=ETL_RUNS_TABLE,
         write_disposition="append",
-        columns={"error": {"data_type": "text", "nullable": True}},
+        columns=dlt_columns(ETL_TABLES[ETL_RUNS_TABLE]),
     )

@@ -33,6 +33,7 @@ class RawTable:
     columns: dict[str, str]
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    merge_key: tuple[str, ...] = ()  # rows of a re-read parent replace all of its old rows (dlt merge_key)
 
     def __post_init__(self) -> None:
         missing = [c for c in self.primary_key if c not in self.columns]
@@ -131,6 +132,7 @@ _TABLES: list[RawTable] = [
         ("run_id", "path"),
         {"project_id": "text", "pipeline_id": "text", "stage": "text", **_NF_NODE_COLUMNS},
         "Nodes of a release-flow run's spec tree, depth-first; path `0`, `0.1`, `0.1.2`.",
+        merge_key=("run_id",),
     ),
     RawTable(
         "northflank_workflow_runs",
@@ -145,6 +147,7 @@ _TABLES: list[RawTable] = [
         ("run_id", "path"),
         {"project_id": "text", "workflow_id": "text", **_NF_NODE_COLUMNS},
         "Nodes of a workflow run's spec tree, depth-first.",
+        merge_key=("run_id",),
     ),
     # --- GoRules BRMS -------------------------------------------------------------------------
     RawTable(
@@ -360,7 +363,15 @@ _TABLES: list[RawTable] = [
 # gets the time of that scan (contract §5, "Deletes"); the models leave such rows out and count them.
 DELETED_AT = "deleted_at"
 _TABLES = [
-    RawTable(t.name, t.provider, t.primary_key, {**t.columns, DELETED_AT: "timestamp"}, t.description, t.extra)
+    RawTable(
+        t.name,
+        t.provider,
+        t.primary_key,
+        {**t.columns, DELETED_AT: "timestamp"},
+        t.description,
+        t.extra,
+        t.merge_key,
+    )  # fmt: skip
     for t in _TABLES
 ]
 
@@ -432,18 +443,21 @@ ETL_TABLES: dict[str, RawTable] = {
 }
 
 
-def _table(table: str | RawTable) -> RawTable:
-    return table if isinstance(table, RawTable) else RAW_TABLES[table]
+def declared(table: str | RawTable) -> RawTable:
+    """A provider raw table or one of the loader's own tables."""
+    if isinstance(table, RawTable):
+        return table
+    return RAW_TABLES[table] if table in RAW_TABLES else ETL_TABLES[table]
 
 
 def primary_key(table: str | RawTable) -> list[str]:
     """The merge key of a raw table, for a resource's `primary_key` argument."""
-    return list(_table(table).primary_key)
+    return list(declared(table).primary_key)
 
 
 def dlt_columns(table: str | RawTable) -> dict[str, dict[str, Any]]:
     """The table's columns in dlt's `columns` hint format (key columns are non-nullable)."""
-    t = _table(table)
+    t = declared(table)
     return {
         name: (
             {"name": name, "data_type": data_type, "nullable": False, "primary_key": True}

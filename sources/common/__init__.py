@@ -1,20 +1,29 @@
 """The HTTP layer shared by every provider source (auth, retries, limits, counters, errors)."""
 
 from .auth import Acs3Auth, BearerAuth, SecretAuth, YunxiaoTokenAuth, acs3_authorization, expand_path
-from .errors import AuthError, NotFoundError, PayloadError, ProviderError, RateLimitError, TransientError
+from .errors import (
+    AuthError,
+    BudgetExhausted,
+    NotFoundError,
+    PayloadError,
+    ProviderError,
+    RateLimitError,
+    TransientError,
+)
 from .http import (
     PROCESS_COUNTERS,
     ApiResponse,
     BodyProblem,
     Check,
+    HttpSettings,
     ProviderClient,
-    require_body,
-    yunxiao_check,
+    Quirks,
+    retry_after,
+    x_ratelimit,
 )
 from .paging import bare_list, cursor_pages, dig, page_number_pages, token_pages, x_next_page
 from .redact import Redactor
-from .settings import HttpSettings
-from .timeparse import parse_time
+from .timeparse import parse_time, time_or_none
 
 __all__ = [
     "PROCESS_COUNTERS",
@@ -22,6 +31,7 @@ __all__ = [
     "ApiResponse",
     "AuthError",
     "BearerAuth",
+    "BudgetExhausted",
     "BodyProblem",
     "Check",
     "HttpSettings",
@@ -29,6 +39,7 @@ __all__ = [
     "PayloadError",
     "ProviderClient",
     "ProviderError",
+    "Quirks",
     "RateLimitError",
     "Redactor",
     "SecretAuth",
@@ -41,8 +52,9 @@ __all__ = [
     "expand_path",
     "page_number_pages",
     "parse_time",
-    "require_body",
+    "retry_after",
+    "time_or_none",
     "token_pages",
     "x_next_page",
-    "yunxiao_check",
+    "x_ratelimit",
 ]

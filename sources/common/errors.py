@@ -59,6 +59,16 @@ class RateLimitError(TransientError):
     """Still throttled after every attempt, or the run's request budget is spent."""
 
 
+class BudgetExhausted(RateLimitError):
+    """The provider's budget for this run is spent: its rate limit resets too late (after the run's
+    deadline, or later than `max_wait_s`), or the run's request budget is used up. Not a failure: what
+    landed stays, and the next run continues. `stop_reason`: rate_limit | request_budget | max_duration."""
+
+    def __init__(self, *args: Any, stop_reason: str = "rate_limit", **kwargs: Any) -> None:
+        self.stop_reason = stop_reason
+        super().__init__(*args, **kwargs)
+
+
 class PayloadError(ProviderError):
     """The provider answered, but with a body that is malformed or breaks the API's own rules."""
 

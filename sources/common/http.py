@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -10,7 +11,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
@@ -18,16 +19,48 @@ import httpx
 import orjson
 
 from .auth import SecretAuth
-from .errors import AuthError, NotFoundError, PayloadError, ProviderError, RateLimitError, TransientError
+from .errors import (
+    AuthError,
+    BudgetExhausted,
+    NotFoundError,
+    PayloadError,
+    ProviderError,
+    RateLimitError,
+    TransientError,
+)
 from .limits import PauseGate, TokenBucket
 from .redact import Redactor
-from .settings import HttpSettings
+from .settings import HTTP_SETTINGS, resolve
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_SERVER_WAIT_S = 3600.0  # longest wait a server may impose (Northflank's window is one hour)
+MAX_SERVER_WAIT_S = 3600.0  # longest wait a server may impose (an hourly rate-limit window)
 USER_AGENT = "cicd-etl/0.1"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How one provider's client behaves; `0` turns a limit off (sources.common.settings declares them)."""
+
+    timeout_s: float = 30.0
+    max_attempts: int = 6  # total tries per request, the first one included
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 60.0
+    max_concurrency: int = 8  # requests in flight at once for this provider
+    requests_per_hour: int = 0  # client-side pacing (token bucket)
+    request_budget: int = 0  # hard cap on requests per run
+    max_wait_s: float = 300.0  # a longer rate-limit wait ends the run's work for this provider
+    verify: bool = True  # TLS certificate verification
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> HttpSettings:
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__ if name in values})
+
+    @classmethod
+    def from_dlt(cls, provider: str) -> HttpSettings:
+        """From dlt config/env: SOURCES__<PROVIDER>__X, then SOURCES__X, then the default."""
+        return cls.from_values(resolve(provider, HTTP_SETTINGS))
 
 
 @dataclass(frozen=True)
@@ -50,20 +83,47 @@ class BodyProblem:
 
 
 Check = Callable[[httpx.Response, Any], BodyProblem | None]
+Wait = Callable[[httpx.Headers], float | None]
 
 
-def yunxiao_check(response: httpx.Response, body: Any) -> BodyProblem | None:
-    """Yunxiao 2021 envelopes: `success: false` is a business error, permanent unless it is throttling."""
-    if isinstance(body, dict) and body.get("success") is False:
-        code = str(body.get("errorCode") or body.get("code") or "unknown")
-        throttled = "throttl" in code.lower()
-        return BodyProblem(f"business error {code}", throttled=throttled, message=body.get("errorMessage"))
+def retry_after(headers: httpx.Headers) -> float | None:
+    """The standard `Retry-After`: delta-seconds or an HTTP date."""
+    return _seconds(headers.get("retry-after"))
+
+
+def x_ratelimit(*, reset_is_epoch: bool = False) -> Wait:
+    """The common `x-ratelimit-remaining` / `x-ratelimit-reset` pair: when nothing remains, the seconds
+    until the reset (the reset given as seconds from now, or as epoch seconds)."""
+
+    def spent(headers: httpx.Headers) -> float | None:
+        if headers.get("x-ratelimit-remaining", "").strip() != "0":
+            return None
+        reset = _seconds(headers.get("x-ratelimit-reset"))
+        if reset is not None and (reset_is_epoch or reset > 1e9):
+            reset = max(0.0, reset - time.time())
+        return reset
+
+    return spent
+
+
+def no_wait(headers: httpx.Headers) -> float | None:
     return None
 
 
-def require_body(response: httpx.Response, body: Any) -> BodyProblem | None:
-    """Seamless answers 200 with an empty body when its database call failed: transient."""
-    return None if response.content.strip() else BodyProblem("200 with an empty body", transient=True)
+@dataclass(frozen=True)
+class Quirks:
+    """A provider's HTTP habits the shared client cannot guess; each provider package declares its own.
+
+    check:        a 2xx body that is really an error (an envelope with `success: false`, an empty body)
+    budget_spent: seconds until the provider's request budget resets, when a response says it is spent
+    retry_wait:   a server-imposed wait on a failed request, beyond the standard Retry-After
+    throttled:    an error code (from the error body) that means throttling
+    """
+
+    check: Check | None = None
+    budget_spent: Wait = no_wait
+    retry_wait: Wait = no_wait
+    throttled: Callable[[str], bool] = lambda code: "throttl" in code.lower()
 
 
 @dataclass
@@ -133,7 +193,12 @@ class _Failed(Exception):
 
 
 class ProviderClient:
-    """The one HTTP client a provider source uses. Thread-safe; use as a context manager."""
+    """The one HTTP client a provider source uses. Thread-safe; use as a context manager.
+
+    A run may give it a deadline (`stop_at`): a rate-limit wait that would end after the deadline, or
+    one longer than `max_wait_s`, is not slept through; the client raises BudgetExhausted at once, and
+    so does every later request, so the provider ends its run cleanly with what it has.
+    """
 
     def __init__(
         self,
@@ -142,16 +207,16 @@ class ProviderClient:
         auth: httpx.Auth | None = None,
         settings: HttpSettings | None = None,
         *,
-        check: Check | None = None,
+        quirks: Quirks | None = None,
         secrets: Iterable[str | None] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
         self.settings = settings or HttpSettings()
-        self._check = check
-        self._redact = Redactor(secrets)
+        self.quirks = quirks or Quirks()
+        self.redact = Redactor(secrets)
         if isinstance(auth, SecretAuth):
-            self._redact.add(*auth.secrets())
+            self.redact.add(*auth.secrets())
         self._log = logging.getLogger(f"cicd_etl.http.{provider}")
         concurrency = max(1, self.settings.max_concurrency)
         self._http = httpx.Client(
@@ -170,6 +235,9 @@ class ProviderClient:
         self._stats: dict[str, EndpointStats] = {}
         self._sent = 0
         self._paused_s = 0.0
+        self._deadline: float | None = None
+        self._exhausted: BudgetExhausted | None = None
+        self._server_clock: tuple[datetime, float] | None = None  # (server Date, monotonic when seen)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -233,6 +301,23 @@ class ProviderClient:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def stop_at(self, deadline: float | None) -> None:
+        """Do no rate-limit wait that would end after `deadline` (time.monotonic()); None = no deadline."""
+        self._deadline = deadline
+
+    @property
+    def exhausted(self) -> BudgetExhausted | None:
+        """Why this client stopped sending (a spent budget or deadline), or None."""
+        return self._exhausted
+
+    def server_now(self) -> datetime:
+        """The provider's clock: its latest `Date` header, advanced by the time since; ours without one."""
+        with self._lock:
+            seen = self._server_clock
+        if seen is None:
+            return datetime.now(UTC)
+        return seen[0] + timedelta(seconds=time.monotonic() - seen[1])
+
     def summary(self) -> dict[str, Any]:
         """Counters for the run report: totals plus one entry per endpoint template."""
         with self._lock:
@@ -264,10 +349,15 @@ class ProviderClient:
     def _admit(self, endpoint: str) -> None:
         """Wait for the shared pause and the pacing bucket, and spend one unit of the budget."""
         with self._lock:
+            if self._exhausted is not None:
+                raise self._exhausted
             budget = self.settings.request_budget
             if budget and self._sent >= budget:
-                raise RateLimitError(self.provider, endpoint, f"request budget of {budget} per run spent")
+                raise self._exhaust(
+                    endpoint, f"request budget of {budget} requests per run spent", "request_budget"
+                )
             self._sent += 1
+        self._check_wait(self._gate.remaining(), endpoint)
         paused = self._gate.wait() + self._bucket.acquire()
         if paused:
             with self._lock:
@@ -288,12 +378,12 @@ class ProviderClient:
             # Connection refused/reset, truncated body, TLS trouble: retry, except a bad certificate.
             permanent = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             raise _Failed(
-                self._redact(f"{type(exc).__name__}: {exc}"), TransientError, transient=not permanent
+                self.redact(f"{type(exc).__name__}: {exc}"), TransientError, transient=not permanent
             ) from exc
         finally:
             self._count(endpoint, latency=time.monotonic() - started)
         self._count(endpoint, nbytes=len(response.content))
-        self._note_rate_limit(response.headers, endpoint)
+        self._note_response(response.headers, endpoint)
         if response.is_success:
             return self._parse(response)
         raise self._status_failure(response)
@@ -305,14 +395,14 @@ class ProviderClient:
             raise _Failed(
                 "malformed JSON", PayloadError, transient=True, status=response.status_code
             ) from exc
-        problem = self._check(response, body) if self._check else None
+        problem = self.quirks.check(response, body) if self.quirks.check else None
         if problem:
             kind = (
                 RateLimitError
                 if problem.throttled
                 else (TransientError if problem.transient else ProviderError)
             )
-            message = self._redact(problem.message) if problem.message else None
+            message = self.redact(problem.message) if problem.message else None
             transient = problem.transient or problem.throttled
             raise _Failed(
                 problem.reason, kind, transient=transient, status=response.status_code, message=message
@@ -322,46 +412,89 @@ class ProviderClient:
     def _status_failure(self, response: httpx.Response) -> _Failed:
         status = response.status_code
         code, message = _provider_error(response)
-        message = self._redact(message) if message else None
+        message = self.redact(message) if message else None
         reason = f"HTTP {status}" + (f" {code}" if code else "")
-        throttled = (
-            status == 429 or "throttl" in (code or "").lower() or bool(_acs_retry_after(response.headers))
-        )
+        extra_wait = self.quirks.retry_wait(response.headers)
+        throttled = status == 429 or bool(code and self.quirks.throttled(code)) or bool(extra_wait)
         if status in (401, 403):
-            return _Failed("authentication failed" if status == 401 else "forbidden", AuthError,
-                           transient=False, status=status, message=message)  # fmt: skip
+            return _Failed(
+                "authentication failed" if status == 401 else "forbidden",
+                AuthError,
+                transient=False,
+                status=status,
+                message=message,
+            )
         if throttled or status == 408 or status >= 500:
             kind = RateLimitError if throttled else TransientError
-            wait = _server_wait(response.headers)
+            waits = [
+                w
+                for w in (
+                    retry_after(response.headers),
+                    extra_wait,
+                    self.quirks.budget_spent(response.headers),
+                )
+                if w
+            ]
+            wait = min(max(waits), MAX_SERVER_WAIT_S) if waits else None
             return _Failed(reason, kind, transient=True, status=status, message=message, wait=wait)
         kind = NotFoundError if status == 404 else ProviderError
         if 300 <= status < 400:
-            message = self._redact(f"redirect to {response.headers.get('location', '?')}")
+            message = self.redact(f"redirect to {response.headers.get('location', '?')}")
         return _Failed(reason, kind, transient=False, status=status, message=message)
 
     # -- bookkeeping ----------------------------------------------------------------------------------
 
-    def _note_rate_limit(self, headers: httpx.Headers, endpoint: str) -> None:
-        """Northflank: `x-ratelimit-remaining: 0` means nobody may send until the window resets."""
-        if headers.get("x-ratelimit-remaining", "").strip() == "0":
-            reset = _reset_seconds(headers.get("x-ratelimit-reset"))
-            if reset:
-                self._log.warning(
-                    "%s %s: rate limit exhausted, pausing %.1fs", self.provider, endpoint, reset
-                )
-                self._gate.pause(reset)
+    def _note_response(self, headers: httpx.Headers, endpoint: str) -> None:
+        """Read the server's clock, and pause every thread when the provider says its budget is spent."""
+        date = headers.get("date")
+        if date:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                seen = (parsedate_to_datetime(date).astimezone(UTC), time.monotonic())
+                with self._lock:
+                    self._server_clock = seen
+        reset = self.quirks.budget_spent(headers)
+        if reset:
+            reset = min(reset, MAX_SERVER_WAIT_S)
+            self._log.info("%s %s: rate limit spent, resets in %.1fs", self.provider, endpoint, reset)
+            self._gate.pause(reset)
+
+    def _check_wait(self, seconds: float, endpoint: str) -> None:
+        """A wait longer than max_wait_s, or ending past the deadline, is not waited: the run stops."""
+        if seconds <= 0:
+            return
+        if self._deadline is not None and time.monotonic() + seconds > self._deadline:
+            raise self._exhaust(
+                endpoint, f"rate limit resets in {seconds:.0f}s, after the run's --max-duration", "rate_limit"
+            )
+        if self.settings.max_wait_s and seconds > self.settings.max_wait_s:
+            longest = f"max_wait_s ({self.settings.max_wait_s:g}s)"
+            raise self._exhaust(
+                endpoint, f"rate limit resets in {seconds:.0f}s, longer than {longest}", "rate_limit"
+            )
+
+    def _exhaust(self, endpoint: str, reason: str, stop_reason: str) -> BudgetExhausted:
+        """Remember the first reason to stop; every later request fails with it at once."""
+        error = BudgetExhausted(self.provider, self.redact(endpoint), reason, stop_reason=stop_reason)
+        self._exhausted = self._exhausted or error
+        return self._exhausted
 
     def _before_retry(self, failure: _Failed, endpoint: str, attempt: int, attempts: int) -> None:
         self._count(endpoint, retry=True)
         if failure.wait:
+            self._check_wait(failure.wait, endpoint)
             delay = failure.wait
             self._gate.pause(delay)  # a server-imposed wait applies to every thread of this provider
         else:
             delay = _backoff(attempt, self.settings.backoff_base_s, self.settings.backoff_max_s)
         self._log.warning(
             "%s %s: attempt %d/%d failed (%s), retrying in %.2fs",
-            self.provider, endpoint, attempt, attempts, failure.reason, delay,
-        )  # fmt: skip
+            self.provider,
+            endpoint,
+            attempt,
+            attempts,
+            failure.reason,
+            delay,
+        )
         if not failure.wait:
             time.sleep(delay)  # the gate handles server-imposed waits in _admit
 
@@ -369,8 +502,8 @@ class ProviderClient:
         reason = f"{failure.reason}, retries exhausted" if failure.transient else failure.reason
         return failure.kind(
             self.provider,
-            self._redact(endpoint),
-            self._redact(reason),
+            self.redact(endpoint),
+            self.redact(reason),
             status=failure.status,
             provider_message=failure.message,
             attempts=attempts,
@@ -422,32 +555,6 @@ def _seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _reset_seconds(value: str | None) -> float | None:
-    """x-ratelimit-reset: seconds until the reset (an epoch timestamp is tolerated too)."""
-    seconds = _seconds(value)
-    if seconds is not None and seconds > 1e9:
-        seconds = max(0.0, seconds - time.time())
-    return seconds
-
-
-def _acs_retry_after(headers: httpx.Headers) -> float | None:
-    """Alibaba `x-acs-retry-after` is in MILLISECONDS (tea-openapi passes it to DaraCore.sleep(ms))."""
-    try:
-        millis = int(headers.get("x-acs-retry-after", ""))
-    except ValueError:
-        return None
-    return millis / 1000 if millis > 0 else None
-
-
-def _server_wait(headers: httpx.Headers) -> float | None:
-    """The longest wait any of the providers' throttling headers asks for, capped."""
-    waits = [_seconds(headers.get("retry-after")), _acs_retry_after(headers)]
-    if headers.get("x-ratelimit-remaining", "").strip() == "0":
-        waits.append(_reset_seconds(headers.get("x-ratelimit-reset")))
-    found = [w for w in waits if w]
-    return min(max(found), MAX_SERVER_WAIT_S) if found else None
-
-
 def _provider_error(response: httpx.Response) -> tuple[str | None, str | None]:
     """(code, message) from any of the providers' error bodies, else the start of the text body."""
     try:
@@ -458,7 +565,7 @@ def _provider_error(response: httpx.Response) -> tuple[str | None, str | None]:
     if not isinstance(body, dict):
         return None, None
     nested = body.get("error")
-    if isinstance(nested, dict):  # Northflank {"error": {"status", "message", "id"}}
+    if isinstance(nested, dict):  # an envelope {"error": {"status", "message", "id"}}
         body = {**body, **nested}
     code = next((str(body[k]) for k in ("errorCode", "Code", "code") if body.get(k)), None)
     message = next(

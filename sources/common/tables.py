@@ -1,43 +1,37 @@
-"""dlt hints for the raw tables of `sources.raw_tables`: the one place a source gets them from."""
+"""dlt hints for the raw tables of `sources.raw_tables`: the one place a page of rows gets them from."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import dlt
-from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources import raw_tables
 
-_snake_case = NamingConvention().normalize_identifier  # dlt's own column naming
+BACKLOG_TABLE = "etl_backlog"
 
 
 def table_hints(table: str) -> dict[str, Any]:
-    """`@dlt.resource(**table_hints(t))`: merge on the table's key, with every declared column typed."""
-    return {
-        "name": table,
+    """Merge on the table's key, with every declared column typed (and its merge key, if any)."""
+    declared = raw_tables.declared(table)
+    hints: dict[str, Any] = {
+        "table_name": table,
         "write_disposition": "merge",
-        "primary_key": raw_tables.primary_key(table),
-        "columns": raw_tables.dlt_columns(table),
+        "primary_key": list(declared.primary_key),
+        "columns": raw_tables.dlt_columns(declared),
     }
+    if declared.merge_key:
+        hints["merge_key"] = list(declared.merge_key)
+    return hints
 
 
-def declare_tables(resource: Any, *tables: str) -> Any:
-    """Give each table a multi-table resource emits its own hints (a variant, so columns never mix)."""
-    for table in tables:
-        hints = table_hints(table)
-        hints["table_name"] = hints.pop("name")
-        resource.apply_hints(**hints, create_table_variant=True)
-    return resource
-
-
-def to_table(table: str, rows: list[dict]) -> Any:
-    """Route a page of rows to `table` from a resource declared with `declare_tables`."""
-    return dlt.mark.with_table_name(rows, table)
-
-
-def without_empty_extras(row: dict, table: str) -> dict:
-    """Drop null fields the raw table does not declare: dlt would warn on every load that it cannot
-    type a column that got no data; such a column appears once a value does."""
-    declared = raw_tables.RAW_TABLES[table].columns
-    return {k: v for k, v in row.items() if v is not None or _snake_case(k) in declared}
+def table_page(table: str, rows: list[dict], *, hard_delete: str | None = None) -> Any:
+    """A page of rows for `table`, carrying the table's hints (a table variant, so hints never mix).
+    `hard_delete`: a boolean column whose true value removes the row with that key (dlt merge)."""
+    hints = table_hints(table)
+    if hard_delete:
+        hints["columns"] = {
+            **hints["columns"],
+            hard_delete: {"name": hard_delete, "data_type": "bool", "hard_delete": True, "nullable": True},
+        }
+    return dlt.mark.with_hints(rows, dlt.mark.make_hints(**hints), create_table_variant=True)

@@ -50,3 +50,12 @@ def _from_epoch(number: float) -> datetime | None:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def time_or_none(value: object) -> datetime | None:
+    """parse_time for decisions (positions, versions): a garbled value is None here; the row's own
+    column reports it (sources.common.issues)."""
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None

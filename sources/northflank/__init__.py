@@ -1,202 +1,179 @@
 """Northflank: projects, pipelines, workflows, release-flow runs and workflow runs with their spec trees.
 
-Discovery: projects (or the configured `project_ids`) -> pipelines -> the release-flow run list of
-each stage (`development`, `staging`, `production`; a 404 means the pipeline has no release flow
-there) and workflows -> workflow runs. Projects, pipelines and workflows are re-read in full each
-sync (a handful of list calls).
-
-Runs, incrementally per scope (a release-flow stage or a workflow): run lists have no time filter and
-no documented order, so every sync pages the whole list (never stopping early) and reads the details
-only of runs that are new, whose `updatedAt` moved past what was landed, or that were unfinished and
-moved (see `incremental.py` for the state kept per scope). Details are read concurrently. A run row
-and its spec-tree nodes are emitted together from the details; a run whose details were not read is
-not re-emitted. Node rows of a run are replaced as a whole (dlt merge with `merge_key = run_id`), so
-nodes that disappear when a run's tree changes shape do not linger. Secret-looking keys in run
-arguments and specs are masked; the API token never leaves the HTTP layer.
+Discovery: projects (or the configured `project_ids`) -> pipelines -> the release-flow run list of each
+stage (`development`, `staging`, `production`; a 404 means the pipeline has no release flow there) and
+workflows -> workflow runs. Each run list is a scope of the shared sync engine (sources.common.sync):
+its list item lands as a run row at once, its details (the spec tree, flattened into `*_nodes` rows,
+and the run's JSON fields) are read from the backlog. The change marker is `updatedAt`; lists have no
+time filter, so a newest-first list is read back to the watermark minus 15 minutes and an unsorted one
+to its end; release-flow lists filter on `concluded=false`, which re-checks open runs in one call per
+scope. Node rows of a re-read run replace its old ones (merge key `run_id`), so a tree that changes
+shape leaves nothing stale. Secret-looking keys in arguments and specs are masked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
 
-import dlt
-from dlt.sources import DltResource
+from sources.common import BearerAuth, ProviderClient, time_or_none
+from sources.common.provider import ProviderSpec, http_settings, windows
+from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Scope, TableRows
 
-from sources.common import BearerAuth, HttpSettings, ProviderClient
-from sources.common.tables import table_hints
-
-from .helpers import (
+from . import rows
+from .api import QUIRKS, NorthflankApi, log
+from .settings import (
+    LOOKBACK,
+    PIPELINES,
     PROVIDER,
-    NorthflankApi,
-    Row,
-    RunVersion,
-    Scope,
-    log,
-    node_rows,
-    project_row,
-    run_row,
-    run_version,
-    template_row,
+    RELEASE_FLOW_RUN,
+    RELEASE_FLOW_RUNS,
+    SETTINGS,
+    STAGES,
+    WORKFLOW_RUN,
+    WORKFLOW_RUNS,
+    WORKFLOWS,
 )
-from .incremental import ScopeTracker
-from .settings import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PIPELINES, STAGES, WORKFLOWS
+
+RELEASE_RUNS, RELEASE_NODES = "northflank_release_flow_runs", "northflank_release_flow_run_nodes"
+WORKFLOW_RUNS_TABLE, WORKFLOW_NODES = "northflank_workflow_runs", "northflank_workflow_run_nodes"
 
 
-@dlt.source(name="northflank", max_table_nesting=0)
-def northflank_source(
-    api_token: str = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
-    project_ids: list[str] | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    team_id: str | None = None,
-) -> Sequence[DltResource]:
-    """Northflank release-flow and workflow runs. `team_id` selects the team-scoped API paths."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(
-            f"sources.northflank.page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}"
+class NorthflankSync(ProviderSync):
+    name = PROVIDER
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        client = ProviderClient(
+            PROVIDER,
+            values["base_url"],
+            BearerAuth(values["api_token"]),
+            http_settings(values),
+            quirks=QUIRKS,
         )
-    client = ProviderClient(
-        PROVIDER, base_url.rstrip("/"), BearerAuth(api_token), HttpSettings.from_dlt(PROVIDER)
-    )
-    api = NorthflankApi(client, page_size, team_id)
-    projects = northflank_projects(api, project_ids)
-    pipelines = projects | northflank_pipelines(api)
-    release_flow_runs = pipelines | northflank_release_flow_runs(api)
-    workflows = projects | northflank_workflows(api)
-    workflow_runs = workflows | northflank_workflow_runs(api)
-    return (
-        projects,
-        pipelines,
-        workflows,
-        release_flow_runs,
-        release_flow_runs | northflank_release_flow_run_nodes(),
-        workflow_runs,
-        workflow_runs | northflank_workflow_run_nodes(),
-    )
+        super().__init__(client)
+        self.windows = windows(values, LOOKBACK)
+        self.api = NorthflankApi(client, values["page_size"], values["team_id"])
+        self.project_ids = values["project_ids"]
+
+    def discover(self, state: dict[str, Any]) -> Iterator[TableRows | Scope]:
+        projects = [
+            row for page in self.api.projects(self.project_ids) for row in map(rows.project_row, page)
+        ]
+        yield {"northflank_projects": projects}
+        ids = [p["id"] for p in projects if isinstance(p.get("id"), str)]
+        for table, template in (("northflank_pipelines", PIPELINES), ("northflank_workflows", WORKFLOWS)):
+            found = list(
+                self.client.map_concurrent(lambda pid, t=template: self._templates(pid, t), ids, ordered=True)
+            )
+            yield {table: [row for project_rows in found for row in project_rows]}
+            for row in (row for project_rows in found for row in project_rows):
+                if isinstance(row.get("id"), str):
+                    yield from _scopes(row["project_id"], row["id"], template)
+
+    def _templates(self, project_id: str, template: str) -> list[dict]:
+        listed = self.api.pipelines(project_id) if template == PIPELINES else self.api.workflows(project_id)
+        return [rows.template_row(project_id, item) for page in listed for item in page]
+
+    def list_runs(self, scope: Scope, since: datetime | None) -> Iterator[list[Listed]]:
+        template = _runs_template(scope)
+        for page in self.api.pages_if_found(template, "runs", **scope.params):
+            yield [run for item in page if (run := self._listed(scope, item)) is not None]
+
+    def list_unfinished(self, scope: Scope) -> Iterator[list[Listed]] | None:
+        if "stage" not in scope.params:
+            return None  # workflow run lists have no `concluded` filter
+        pages = self.api.pages_if_found(RELEASE_FLOW_RUNS, "runs", {"concluded": "false"}, **scope.params)
+        return ([run for item in page if (run := self._listed(scope, item))] for page in pages)
+
+    def read_details(self, item: BacklogItem) -> Details | None:
+        scope_columns = _columns(item.context)
+        template = RELEASE_FLOW_RUN if "stage" in item.context else WORKFLOW_RUN
+        details = self.api.get(template, runId=item.run_id, **item.context)
+        run_table, node_table = (
+            (RELEASE_RUNS, RELEASE_NODES)
+            if "stage" in item.context
+            else (WORKFLOW_RUNS_TABLE, WORKFLOW_NODES)
+        )
+        return Details(
+            rows={
+                run_table: [rows.run_row(scope_columns, details)],
+                node_table: rows.node_rows(scope_columns, item.run_id, details.get("spec"), template),
+            },
+            version=_version(details),
+            concluded=_concluded(details),
+        )
+
+    def _listed(self, scope: Scope, item: Any) -> Listed | None:
+        if not isinstance(item, dict):
+            return None
+        run_id = item.get("id")
+        row = rows.summary_row(_columns(scope.params), item)
+        if not isinstance(run_id, str) or not run_id:
+            return Listed("", None, None, rows={scope.run_table: [row]}, has_details=False)  # quarantined
+        return Listed(
+            id=run_id,
+            version=_version(item),
+            position=time_or_none(item.get("createdAt")),
+            changed_at=time_or_none(item.get("updatedAt")),
+            concluded=_concluded(item),
+            rows={scope.run_table: [row]},
+        )
 
 
-@dlt.resource(**table_hints("northflank_projects"))
-def northflank_projects(api: NorthflankApi, project_ids: list[str] | None) -> Iterator[list[Row]]:
-    for page in api.projects(project_ids):
-        yield [project_row(item) for item in page]
+def _scopes(project_id: str, parent_id: str, template: str) -> Iterator[Scope]:
+    if template == WORKFLOWS:
+        context = (("projectId", project_id), ("workflowId", parent_id))
+        yield Scope(
+            f"{project_id}/workflows/{parent_id}",
+            WORKFLOW_RUNS_TABLE,
+            match=(("project_id", project_id), ("workflow_id", parent_id)),
+            context=context,
+        )
+        return
+    for stage in STAGES:
+        yield Scope(
+            f"{project_id}/{parent_id}/{stage}",
+            RELEASE_RUNS,
+            match=(("project_id", project_id), ("pipeline_id", parent_id), ("stage", stage)),
+            context=(("projectId", project_id), ("pipelineId", parent_id), ("stage", stage)),
+        )
 
 
-@dlt.transformer(**table_hints("northflank_pipelines"))
-def northflank_pipelines(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
-    yield from _templates(api, projects, api.pipelines, PIPELINES)
+def _runs_template(scope: Scope) -> str:
+    return RELEASE_FLOW_RUNS if "stage" in scope.params else WORKFLOW_RUNS
 
 
-@dlt.transformer(**table_hints("northflank_workflows"))
-def northflank_workflows(projects: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
-    yield from _templates(api, projects, api.workflows, WORKFLOWS)
+def _columns(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The scope columns every run and node row carries, from a scope's path parameters."""
+    if "stage" in params:
+        return {
+            "project_id": params["projectId"],
+            "pipeline_id": params["pipelineId"],
+            "stage": params["stage"],
+        }
+    return {"project_id": params["projectId"], "workflow_id": params["workflowId"]}
 
 
-def _templates(
-    api: NorthflankApi, projects: list[Row], list_pages: Callable[[str], Iterator[list[Row]]], kind: str
-) -> Iterator[list[Row]]:
-    """Every project's pipelines (or workflows), read concurrently and yielded as one page: the run
-    transformers then sync all scopes in one pass instead of project by project, each pass ending with
-    its last detail calls trickling out of an emptying pool."""
-
-    def read(project: Row) -> list[Row]:
-        pages = list_pages(project["id"])
-        return [template_row(project["id"], item, kind) for page in pages for item in page]
-
-    rows = [row for rows in api.client.map_concurrent(read, projects, ordered=True) for row in rows]
-    if rows:
-        yield rows
+def _version(item: Mapping[str, Any]) -> str | None:
+    updated = time_or_none(item.get("updatedAt"))
+    return updated.isoformat() if updated else None
 
 
-@dlt.transformer(**table_hints("northflank_release_flow_runs"))
-def northflank_release_flow_runs(pipelines: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
-    scopes = [Scope(p["project_id"], p["id"], stage) for p in pipelines for stage in STAGES]
-    yield from _sync_runs(api, scopes)
+def _concluded(item: Mapping[str, Any]) -> bool | None:
+    concluded = item.get("concluded")
+    return concluded if isinstance(concluded, bool) else None
 
 
-@dlt.transformer(**table_hints("northflank_workflow_runs"))
-def northflank_workflow_runs(workflows: list[Row], api: NorthflankApi) -> Iterator[list[Row]]:
-    yield from _sync_runs(api, [Scope(w["project_id"], w["id"]) for w in workflows])
+SPEC = ProviderSpec(
+    name=PROVIDER,
+    title="Northflank",
+    settings=SETTINGS,
+    connect=NorthflankSync,
+    configured_by="api_token",
+    credentials="Account or team settings > API > Tokens; the token needs Project > Pipelines > General > "
+    "Read and Project > Workflows > Runs > Read.",
+    simulator="simulator.northflank",
+)
 
-
-@dlt.transformer(**table_hints("northflank_release_flow_run_nodes"), merge_key="run_id")
-def northflank_release_flow_run_nodes(runs: list[Row]) -> Iterator[list[Row]]:
-    yield from _nodes(runs)
-
-
-@dlt.transformer(**table_hints("northflank_workflow_run_nodes"), merge_key="run_id")
-def northflank_workflow_run_nodes(runs: list[Row]) -> Iterator[list[Row]]:
-    yield from _nodes(runs)
-
-
-def _nodes(runs: list[Row]) -> Iterator[list[Row]]:
-    rows = [node for run in runs for node in node_rows(run, _scope_of(run))]
-    if rows:
-        yield rows
-
-
-def _scope_of(run: Row) -> Scope:
-    if "stage" in run:
-        return Scope(run["project_id"], run["pipeline_id"], run["stage"])
-    return Scope(run["project_id"], run["workflow_id"])
-
-
-def _sync_runs(api: NorthflankApi, scopes: list[Scope]) -> Iterator[list[Row]]:
-    """Page every scope's run list, read the details of new/changed/unfinished runs concurrently,
-    yield run rows in pages, then save each scope's state (committed with this load package).
-
-    Run lists are paged on the client's pool too, several scopes at once, so details are read while
-    lists are still being paged (one list after another would leave the detail calls idle for every
-    page of a scope that needs no details: ~120 pages, 6 s at 50 ms, in a medium backfill)."""
-    state = dlt.current.resource_state().setdefault("scopes", {})
-    trackers: dict[str, ScopeTracker] = {}
-    listed = 0
-
-    def scan(scope: Scope) -> tuple[Scope, ScopeTracker | None, list[str], int]:
-        """A scope's whole run list: its tracker (runs that need no details recorded as landed), the
-        ids whose details must be read and the number listed. The tracker is handed over when done."""
-        pages = api.run_pages(scope)
-        if pages is None:
-            return scope, None, [], 0  # no release flow for this stage
-        tracker = ScopeTracker.from_state(state.get(scope.key))
-        wanted: list[str] = []
-        count = 0
-        for page in pages:
-            count += len(page)
-            for summary in page:
-                version = run_version(summary, scope.runs_template)
-                if tracker.needs_details(version):
-                    wanted.append(version.id)
-                else:
-                    tracker.landed(version)
-        return scope, tracker, wanted, count
-
-    def runs_to_read() -> Iterator[tuple[Scope, str]]:
-        nonlocal listed
-        for scope, tracker, wanted, count in api.client.map_concurrent(scan, scopes):
-            if tracker is None:
-                continue
-            trackers[scope.key] = tracker
-            listed += count
-            for run_id in wanted:
-                yield scope, run_id
-
-    def read(task: tuple[Scope, str]) -> tuple[Scope, Row | None]:
-        scope, run_id = task
-        return scope, api.run_details(scope, run_id)
-
-    batch: list[Row] = []
-    read_count = 0
-    for scope, details in api.client.map_concurrent(read, runs_to_read()):
-        if details is None:
-            continue
-        row = run_row(scope, details)
-        trackers[scope.key].landed(RunVersion(row["id"], row["updated_at"], row["concluded"]))
-        batch.append(row)
-        read_count += 1
-        if len(batch) >= api.page_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-    state.update({key: tracker.to_state() for key, tracker in trackers.items()})
-    log.info("northflank: %d run lists, %d runs listed, %d details read", len(trackers), listed, read_count)
+__all__ = ["SPEC", "NorthflankSync", "log"]

@@ -1,142 +1,180 @@
 """Seamless CI/CD: pipelines, services, runs and their stages.
 
 * `seamless_services` from `GET /api/services` (flat rows), every sync.
-* `seamless_pipelines`: no Seamless call returns a flat pipeline. `GET /api/pipelines` and
-  `GET /api/pipelines/:id` both nest every service, run and stage (and the GitHub secrets); at `small`
-  one pipeline weighs ~1 MB, ~300 times the services list, and grows with history. So a pipeline row is
-  read with `GET /api/pipelines/:id` only for a pipeline the services point to that is new, or whose
-  row was read more than `pipelines_refresh_hours` ago (renames are rare); the nested tree,
-  `githubClientSecret` and `githubOauthToken` are dropped. A pipeline without services is not found
-  (it has no runs to report).
-* `seamless_runs` from `GET /api/runs` (one unpaginated call) every sync, re-merged. `is_stale`: the
-  run is neither SUCCESS nor FAILURE and its `updatedAt` is older than `stale_after_hours` by the
-  server's clock (a stopped run stays IN_PROGRESS forever).
-* `seamless_stages` only for runs that are new or whose `updatedAt` moved past the watermark (every
-  stage update also updates its run): one `GET /api/stages?runId=` per such run, concurrently. When
-  most runs moved (a first load), the nested tree of each pipeline (`GET /api/pipelines/:id`, after
-  `GET /api/services` for the ids) brings them all in one call per pipeline instead: at `small`
-  5 requests instead of ~400, which matters because Seamless checks the token against GitHub's
-  `GET /user` on every request (5,000 per hour). A stale run is never re-polled; its stages were read
-  when it last changed.
-
-State (resource state, committed with the load package, so it never runs ahead of landed data):
-`seamless_runs`: `{"updated_at": "<max updatedAt landed>", "ids_at_updated_at": [run ids]}`;
-`seamless_pipelines`: `{"read_at": {"<pipelineId>": "<when its row was read>"}}` (one entry per pipeline).
+* `seamless_pipelines`: no Seamless call returns a flat pipeline; `GET /api/pipelines/:id` nests every
+  service, run and stage (and the GitHub secrets), ~300 times the services list. So a pipeline row is
+  read only when it is new or was read more than `pipelines_refresh_hours` ago; the nested tree,
+  `githubClientSecret` and `githubOauthToken` are dropped.
+* `seamless_runs` from `GET /api/runs` (one unpaginated call): the engine's one scope. A run's list row
+  is complete and lands whenever its `updatedAt` moved (with a look-back of an hour for updates
+  committed late). `is_stale`: neither SUCCESS nor FAILURE and not updated for `stale_after_hours` by
+  the server's clock (a stopped run stays IN_PROGRESS forever).
+* `seamless_stages` are the details, read from the backlog: `GET /api/stages?runId=` per run, or, when a
+  pipeline has many runs due (a first load), its nested tree once. A stage can change without its run
+  (`PATCH /api/stages/:id`), so the stages of every unfinished run are re-read each sync, whatever its
+  `updatedAt` says; a stage missing from a run's fresh read was deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import dlt
-from dlt.sources import DltResource
+from sources.common import BearerAuth, PayloadError, ProviderClient, time_or_none
+from sources.common.provider import ProviderSpec, http_settings, windows
+from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Result, Scope, Skipped, TableRows
 
-from sources.common import ProviderClient
-from sources.common.tables import declare_tables, table_hints, to_table
-
-from .helpers import (
-    Watermark,
-    get_pipeline,
-    list_runs,
-    list_services,
-    list_stages,
-    make_client,
-    pages,
-    shape_run,
-    stages_from_tree,
-    stale_before,
-)
+from . import api
 from .settings import (
-    PAGE_ROWS,
-    PIPELINES_REFRESH_HOURS,
+    FINISHED_STATUSES,
+    LOOKBACK,
+    PIPELINE,
     PIPELINES_TABLE,
     PROVIDER,
     RUNS_TABLE,
+    SECRET_FIELDS,
     SERVICES_TABLE,
+    SETTINGS,
     STAGES_TABLE,
-    STALE_AFTER_HOURS,
+    TREE_READ_MIN_RUNS,
 )
 
 
-@dlt.source(name=PROVIDER, max_table_nesting=0)
-def seamless_source(
-    base_url: str = dlt.config.value,
-    api_token: str = dlt.secrets.value,
-    stale_after_hours: float = STALE_AFTER_HOURS,
-    pipelines_refresh_hours: float = PIPELINES_REFRESH_HOURS,
-) -> Iterable[DltResource]:
-    """Pipelines, services, runs and stages of one Seamless backend (`base_url` without /api)."""
+class SeamlessSync(ProviderSync):
+    name = PROVIDER
+    reread_unfinished = True  # a stage can change while its run's updatedAt stays
 
-    @dlt.resource(**table_hints(SERVICES_TABLE))
-    def services() -> Iterator[list[dict]]:
-        with make_client(base_url, api_token) as client:
-            yield from pages(list_services(client), PAGE_ROWS)
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        client = ProviderClient(
+            PROVIDER,
+            api.api_url(values["base_url"]),
+            BearerAuth(values["api_token"]),
+            http_settings(values),
+            quirks=api.QUIRKS,
+        )
+        super().__init__(client)
+        self.windows = windows(values, LOOKBACK)
+        self.stale_after = timedelta(hours=values["stale_after_hours"])
+        self.refresh_after = timedelta(hours=values["pipelines_refresh_hours"])
+        self.pipeline_of_service: dict[str, str] = {}
 
-    @dlt.transformer(data_from=services, **table_hints(PIPELINES_TABLE))
-    def pipelines(service_rows: list[dict]) -> Iterator[list[dict]]:
-        state = dlt.current.resource_state()
+    def discover(self, state: dict[str, Any]) -> Iterator[TableRows | Scope]:
+        services = [_without_secrets(s) for s in api.list_services(self.client) if isinstance(s, dict)]
+        yield {SERVICES_TABLE: services}
+        self.pipeline_of_service = {
+            s["id"]: s["pipelineId"]
+            for s in services
+            if isinstance(s.get("id"), str) and isinstance(s.get("pipelineId"), str)
+        }
+        yield {PIPELINES_TABLE: list(self._due_pipelines(state))}
+        yield Scope("runs", RUNS_TABLE)
+
+    def _due_pipelines(self, state: dict[str, Any]) -> Iterator[dict]:
+        """Pipeline rows that are new or due for a refresh, one heavy answer at a time."""
         now = datetime.now(UTC)
-        referenced = sorted({row["pipelineId"] for row in service_rows if row.get("pipelineId")})
+        referenced = sorted(set(self.pipeline_of_service.values()))
         read_at = {pid: at for pid, at in state.get("read_at", {}).items() if pid in referenced}
-        refresh_before = now - timedelta(hours=pipelines_refresh_hours)
-        due = [
-            pid
-            for pid in referenced
-            if pid not in read_at or datetime.fromisoformat(read_at[pid]) < refresh_before
-        ]
-        # One at a time: each answer nests the pipeline's whole history (13 MB of JSON per pipeline
-        # at `large`); eight parsed at once took ~200 MB of the loading process's memory.
-        with make_client(base_url, api_token) as client:
-            rows = [row for pid in due if (row := get_pipeline(client, pid))]
-        read_at.update({row["id"]: now.isoformat() for row in rows})
+        for pipeline_id in referenced:
+            if (
+                pipeline_id in read_at
+                and now - datetime.fromisoformat(read_at[pipeline_id]) < self.refresh_after
+            ):
+                continue
+            pipeline = api.get_pipeline(self.client, pipeline_id)
+            if pipeline is not None:
+                pipeline.pop(
+                    "services", None
+                )  # the nested tree: services, runs, stages have tables of their own
+                read_at[pipeline_id] = now.isoformat()
+                yield _without_secrets(pipeline)
         state["read_at"] = read_at
-        if rows:
-            yield rows
 
-    @dlt.resource(name=RUNS_TABLE, write_disposition="merge")
-    def runs() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        watermark = Watermark.load(state)
-        with make_client(base_url, api_token) as client:
-            raw, server_now = list_runs(client)
-            cutoff = stale_before(server_now, stale_after_hours)
-            rows = [shape_run(run, cutoff) for run in raw]
-            del raw  # keep one copy of the history in memory, not two
-            moved = [row["id"] for row in rows if watermark.moved(row)]
-            from_trees = 2 * len(moved) > len(rows)
-            advanced = watermark.advanced(rows).dump()  # saved below, once the stages were read too
-            for page in pages(rows, PAGE_ROWS):
-                yield to_table(RUNS_TABLE, page)
-            del rows  # the history is in dlt's files now; the stage trees need the memory
-            yield from _stages(client, moved, from_trees=from_trees)
-        state.update(advanced)
+    def list_runs(self, scope: Scope, since: datetime | None) -> Iterator[list[Listed]]:
+        stale_before = self.client.server_now() - self.stale_after
+        yield [self._listed(run, stale_before) for run in api.list_runs(self.client) if isinstance(run, dict)]
 
-    return services, pipelines, declare_tables(runs, RUNS_TABLE, STAGES_TABLE)
+    def read_details(self, item: BacklogItem) -> Details | None:
+        stages = api.list_stages(self.client, item.run_id)
+        return None if stages is None else _details(item.run_id, stages)
+
+    def read_backlog(self, items: Sequence[BacklogItem], admit: Callable[[], bool]) -> Iterator[Result]:
+        """Pipelines with many runs due are read as one nested tree each; the other runs one by one."""
+        by_pipeline: dict[str, list[BacklogItem]] = defaultdict(list)
+        for item in items:
+            by_pipeline[self.pipeline_of_service.get(item.context.get("service_id"), "")].append(item)
+        single: list[BacklogItem] = []
+        for pipeline_id, due in by_pipeline.items():
+            if not pipeline_id or len(due) < TREE_READ_MIN_RUNS:
+                single += due
+                continue
+            found: set[str] = set()
+            for result in self._from_tree(pipeline_id, due):
+                if not admit():
+                    return
+                found.add(result[0].run_id)
+                yield result
+            single += [item for item in due if item.run_id not in found]
+        yield from super().read_backlog(single, admit)
+
+    def _from_tree(self, pipeline_id: str, due: list[BacklogItem]) -> Iterator[Result]:
+        """The stages of the due runs found in the pipeline's nested tree (one request)."""
+        wanted = {item.run_id: item for item in due}
+        try:
+            pipeline = api.get_pipeline(self.client, pipeline_id)
+            runs = [run for run in api.tree_runs(pipeline or {}) if run.get("id") in wanted]
+        except PayloadError as exc:
+            yield from ((item, Skipped(exc.reason)) for item in due)
+            return
+        del pipeline  # one tree in memory at a time, and only the runs we need of it
+        for run in runs:
+            if isinstance(run.get("stages"), list):
+                yield wanted[run["id"]], _details(run["id"], run["stages"])
+
+    def _listed(self, run: dict, stale_before: datetime) -> Listed:
+        run_id = run.get("id")
+        updated = time_or_none(run.get("updatedAt"))
+        concluded = run.get("status") in FINISHED_STATUSES
+        row = {
+            **_without_secrets(run),
+            "is_stale": not concluded and updated is not None and updated < stale_before,
+        }
+        return Listed(
+            id=run_id if isinstance(run_id, str) else "",
+            version=updated.isoformat() if updated else None,
+            position=time_or_none(run.get("createdAt")),
+            changed_at=updated,
+            concluded=concluded,
+            rows={RUNS_TABLE: [row]},
+            partial=False,
+            context={"service_id": run.get("serviceId")},
+        )
 
 
-def _stages(client: ProviderClient, run_ids: list[str], *, from_trees: bool) -> Iterator[Any]:
-    """Stages of the given runs, in pages. When most runs moved (a first load), each pipeline's nested
-    tree brings every stage in one call (read after the run list, so never older than it); the rest,
-    and every run otherwise, costs one `GET /api/stages?runId=` each."""
-    remaining = set(run_ids)
-    if from_trees:
-        for pipeline_id in sorted({s["pipelineId"] for s in list_services(client) if s.get("pipelineId")}):
-            found = stages_from_tree(client, pipeline_id, remaining)  # one tree in memory at a time
-            remaining -= found.keys()
-            for page in pages([stage for stages in found.values() for stage in stages], PAGE_ROWS):
-                yield to_table(STAGES_TABLE, page)
-    yield from _stage_pages(client, [run_id for run_id in run_ids if run_id in remaining])
+def _details(run_id: str, stages: list[Any]) -> Details:
+    rows = [
+        {**_without_secrets(stage), "runId": stage.get("runId") or run_id}
+        for stage in stages
+        if isinstance(stage, dict)
+    ]
+    return Details(
+        rows={STAGES_TABLE: rows}, version=None, concluded=None, complete={STAGES_TABLE: {"run_id": run_id}}
+    )
 
 
-def _stage_pages(client: ProviderClient, run_ids: list[str]) -> Iterator[Any]:
-    """Stages of the given runs, fetched concurrently and yielded in pages of about PAGE_ROWS rows."""
-    batch: list[dict] = []
-    for stages in client.map_concurrent(lambda rid: list_stages(client, rid), run_ids):
-        batch.extend(stages)
-        if len(batch) >= PAGE_ROWS:
-            yield to_table(STAGES_TABLE, batch)
-            batch = []
-    if batch:
-        yield to_table(STAGES_TABLE, batch)
+def _without_secrets(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in SECRET_FIELDS}
+
+
+SPEC = ProviderSpec(
+    name=PROVIDER,
+    title="Seamless CI/CD",
+    settings=SETTINGS,
+    connect=SeamlessSync,
+    credentials="a GitHub OAuth user token (what the Seamless web app signs in with) of a user of the "
+    "deployment; each Seamless request costs one call of that token's GitHub rate limit (5,000/h).",
+    simulator="simulator.seamless",
+)
+
+__all__ = ["PIPELINE", "SPEC", "SeamlessSync"]

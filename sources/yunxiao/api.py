@@ -1,4 +1,4 @@
-"""Yunxiao Flow API calls (both families behind one interface) and row shaping for the raw tables.
+"""Yunxiao Flow API calls, both families behind one interface.
 
 The two API families differ in paths, auth, paging, envelopes and a few field names; those
 differences live here, in `OpenApi2021` and `Oapi`. The resources only see `YunxiaoApi`: pipeline
@@ -8,30 +8,29 @@ pages, run pages (with the server-side start-time filter) and one run's details.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
+import httpx
 
 from sources.common import (
     Acs3Auth,
     ApiResponse,
     AuthError,
+    BodyProblem,
     HttpSettings,
     NotFoundError,
     PayloadError,
     ProviderClient,
     ProviderError,
+    Quirks,
     YunxiaoTokenAuth,
     bare_list,
     dig,
     expand_path,
     page_number_pages,
-    parse_time,
     token_pages,
     x_next_page,
-    yunxiao_check,
 )
 
 from . import settings as s
@@ -39,20 +38,26 @@ from . import settings as s
 log = logging.getLogger("cicd_etl.sources.yunxiao")
 
 
-class YunxiaoConfigError(ValueError):
-    """The source is configured wrongly; the message names the setting (as an env var) to fix."""
+def business_error(response: httpx.Response, body: Any) -> BodyProblem | None:
+    """2021 envelopes: `success: false` is a business error, permanent unless it is throttling."""
+    if isinstance(body, dict) and body.get("success") is False:
+        code = str(body.get("errorCode") or body.get("code") or "unknown")
+        throttled = "throttl" in code.lower()
+        return BodyProblem(f"business error {code}", throttled=throttled, message=body.get("errorMessage"))
+    return None
 
 
-def check_config(api: str, credentials: Mapping[str, str | None]) -> None:
-    """Raise YunxiaoConfigError for an unknown `api` or a credential the chosen family needs but lacks."""
-    if api not in s.APIS:
-        raise YunxiaoConfigError(
-            f"yunxiao: {s.ENV_PREFIX}API is {api!r}; choose {' or '.join(repr(a) for a in s.APIS)}"
-        )
-    missing = [key for key in s.CREDENTIAL_KEYS[api] if not (credentials.get(key) or "").strip()]
-    if missing:
-        names = ", ".join(s.ENV_PREFIX + key.upper() for key in missing)
-        raise YunxiaoConfigError(f"yunxiao: api {api!r} needs {names} (missing or empty)")
+def acs_retry_after(headers: httpx.Headers) -> float | None:
+    """Alibaba `x-acs-retry-after` is in MILLISECONDS (tea-openapi passes it to DaraCore.sleep(ms))."""
+    try:
+        millis = int(headers.get("x-acs-retry-after", ""))
+    except ValueError:
+        return None
+    return millis / 1000 if millis > 0 else None
+
+
+QUIRKS_2021 = Quirks(check=business_error, retry_wait=acs_retry_after)
+QUIRKS_OAPI = Quirks(retry_wait=acs_retry_after)
 
 
 # ------------------------------------------------------------------------------------- API families
@@ -84,9 +89,13 @@ class _Calls:
                 )
                 message = f"{exc.provider_message or 'credentials rejected'} (check {hint})"
                 raise AuthError(
-                    exc.provider, exc.endpoint, exc.reason, status=exc.status,
-                    provider_message=message, attempts=exc.attempts,
-                ) from None  # fmt: skip
+                    exc.provider,
+                    exc.endpoint,
+                    exc.reason,
+                    status=exc.status,
+                    provider_message=message,
+                    attempts=exc.attempts,
+                ) from None
             raise
 
 
@@ -109,6 +118,7 @@ class YunxiaoApi:
         raise NotImplementedError
 
     def run_pages(self, pipeline_id: int, started_since_ms: int | None) -> Iterator[list[dict]]:
+        """Pages of run summaries; `started_since_ms` filters on the run's start time (server side)."""
         raise NotImplementedError
 
     def run_details(self, pipeline_id: int, run_id: int) -> dict | None:
@@ -132,19 +142,23 @@ class OpenApi2021(YunxiaoApi):
 
     def pipeline_pages(self) -> Iterator[list[dict]]:
         yield from token_pages(
-            self._calls, self._path(s.PIPELINES_2021), items=dig("pipelines"),
-            params={"maxResults": s.MAX_RESULTS_2021}, endpoint=s.PIPELINES_2021,
+            self._calls,
+            self._path(s.PIPELINES_2021),
+            items=dig("pipelines"),
+            params={"maxResults": s.MAX_RESULTS_2021},
+            endpoint=s.PIPELINES_2021,
             headers=_action("ListPipelines"),
-        )  # fmt: skip
+        )
 
     def configured_pipelines(self, pipeline_ids: list[int]) -> Iterator[list[dict]]:
         """GetPipeline per configured id: the 2021 family reads one pipeline without listing them all."""
         rows = []
         for pipeline_id in pipeline_ids:
             body = self._calls.get_json(
-                self._path(s.PIPELINE_2021, pipelineId=pipeline_id), endpoint=s.PIPELINE_2021,
+                self._path(s.PIPELINE_2021, pipelineId=pipeline_id),
+                endpoint=s.PIPELINE_2021,
                 headers=_action("GetPipeline"),
-            ).body  # fmt: skip
+            ).body
             pipeline = _object(body, "pipeline", s.PIPELINE_2021)
             rows.append(
                 {
@@ -159,10 +173,13 @@ class OpenApi2021(YunxiaoApi):
 
     def run_pages(self, pipeline_id: int, started_since_ms: int | None) -> Iterator[list[dict]]:
         yield from token_pages(
-            self._calls, self._path(s.RUNS_2021, pipelineId=pipeline_id), items=dig("pipelineRuns"),
+            self._calls,
+            self._path(s.RUNS_2021, pipelineId=pipeline_id),
+            items=dig("pipelineRuns"),
             params={"maxResults": s.MAX_RESULTS_2021, "startTime": started_since_ms},
-            endpoint=s.RUNS_2021, headers=_action("ListPipelineRuns"),
-        )  # fmt: skip
+            endpoint=s.RUNS_2021,
+            headers=_action("ListPipelineRuns"),
+        )
 
     def run_details(self, pipeline_id: int, run_id: int) -> dict | None:
         path = self._path(s.RUN_2021, pipelineId=pipeline_id, pipelineRunId=run_id)
@@ -221,9 +238,15 @@ class Oapi(YunxiaoApi):
 
     def _pages(self, path: str, endpoint: str, params: dict[str, Any]) -> Iterator[list[dict]]:
         yield from page_number_pages(
-            self._calls, path, items=bare_list, page_size=s.PER_PAGE_OAPI, params=params,
-            endpoint=endpoint, size_param="perPage", has_next=x_next_page,
-        )  # fmt: skip
+            self._calls,
+            path,
+            items=bare_list,
+            page_size=s.PER_PAGE_OAPI,
+            params=params,
+            endpoint=endpoint,
+            size_param="perPage",
+            has_next=x_next_page,
+        )
 
 
 def connect(
@@ -234,12 +257,13 @@ def connect(
     settings: HttpSettings,
 ) -> YunxiaoApi:
     """The API family `api` with its auth, on one keep-alive client."""
-    check_config(api, credentials)
     if api == s.API_2021:
         auth = Acs3Auth(credentials["access_key_id"], credentials["access_key_secret"])
-        client = ProviderClient(s.PROVIDER, base_url, auth, settings, check=yunxiao_check)
+        client = ProviderClient(s.PROVIDER, base_url, auth, settings, quirks=QUIRKS_2021)
         return OpenApi2021(client, organization_id)
-    client = ProviderClient(s.PROVIDER, base_url, YunxiaoTokenAuth(credentials["token"]), settings)
+    client = ProviderClient(
+        s.PROVIDER, base_url, YunxiaoTokenAuth(credentials["token"]), settings, quirks=QUIRKS_OAPI
+    )
     return Oapi(client, organization_id)
 
 
@@ -260,147 +284,3 @@ def _renamed(row: dict, old: str, new: str) -> dict:
     row = dict(row)
     row.setdefault(new, row.pop(old))
     return row
-
-
-# ------------------------------------------------------------------------------------- row shaping
-
-
-def pipeline_row(organization_id: str, item: dict, endpoint: str) -> dict:
-    return {
-        **item,
-        "organization_id": organization_id,
-        "pipelineId": integer_id(item, "pipelineId", endpoint),
-        "createTime": _time(item, "createTime", endpoint),
-    }
-
-
-def integer_id(item: Mapping[str, Any], key: str, endpoint: str) -> int:
-    """Yunxiao ids are integers; a missing or non-integer id is a payload error (never a NULL key)."""
-    value = item.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise PayloadError(s.PROVIDER, endpoint, f"`{key}` is {value!r}, expected an integer id")
-    try:
-        return int(value)
-    except ValueError:
-        raise PayloadError(s.PROVIDER, endpoint, f"`{key}` is {value!r}, expected an integer id") from None
-
-
-def run_rows(
-    organization_id: str, api: str, summary: Mapping[str, Any], details: Mapping[str, Any], endpoint: str
-) -> tuple[dict, list[dict], list[dict]]:
-    """The run row (list item with its details merged over it) and its stage and job rows."""
-    run = {**summary, **details}
-    stages = run.pop("stages", None) or []
-    key = {
-        "organization_id": organization_id,
-        "pipeline_id": integer_id(run, "pipelineId", endpoint),
-        "pipeline_run_id": integer_id(run, "pipelineRunId", endpoint),
-    }
-    for field in ("pipelineId", "pipelineRunId"):
-        run.pop(field)
-    for field in s.RUN_TIME_FIELDS:
-        if field in run:
-            run[field] = _time(run, field, endpoint)
-    run.update(
-        key,
-        api=api,
-        commit_sha=commit_sha(run.get("sources")),
-        globalParams=public_params(run.get("globalParams")),
-    )
-    if not isinstance(stages, list):
-        raise PayloadError(s.PROVIDER, endpoint, f"`stages` is {type(stages).__name__}, expected a list")
-    stage_rows, job_rows = [], []
-    for position, stage in enumerate(stages):
-        stage_row, jobs = _stage_rows(key, position, stage, endpoint)
-        stage_rows.append(stage_row)
-        job_rows += jobs
-    return run, stage_rows, job_rows
-
-
-def _stage_rows(key: dict, position: int, stage: Any, endpoint: str) -> tuple[dict, list[dict]]:
-    if not isinstance(stage, dict):
-        raise PayloadError(s.PROVIDER, endpoint, f"stage {position} is not an object")
-    info = dict(stage.get("stageInfo") or {})
-    jobs = info.pop("jobs", None) or []
-    stage_id = info.pop("id", None)  # only the oapi family has stage ids
-    index = stage.get("index", position)  # oapi numbers stages; the 2021 order is the same
-    row = {
-        **info,
-        **key,
-        "stage_index": index,
-        "stage_id": None if stage_id is None else str(stage_id),
-        "name": stage.get("name") or info.get("name"),
-        "startTime": _time(info, "startTime", endpoint),
-        "endTime": _time(info, "endTime", endpoint),
-    }
-    job_rows = [
-        {
-            **job,
-            **key,
-            "stage_index": index,
-            "stage_name": row["name"],
-            "id": integer_id(job, "id", endpoint),
-            "startTime": _time(job, "startTime", endpoint),
-            "endTime": _time(job, "endTime", endpoint),
-            "params": _json_text(job.get("params")),
-            "result": _json_text(job.get("result")),
-        }
-        for job in _objects(jobs, f"jobs of stage {position}", endpoint)
-    ]
-    return row, job_rows
-
-
-def commit_sha(sources: Any) -> str | None:
-    """The first source's commit: oapi `data.commitId`, 2021 `data.commint` (sic, a JSON string)."""
-    for source in sources if isinstance(sources, list) else ():
-        data = source.get("data") if isinstance(source, dict) else None
-        if not isinstance(data, dict):
-            continue
-        if data.get("commitId"):
-            return str(data["commitId"])
-        commit = _json_text(data.get("commint"))
-        if isinstance(commit, dict) and commit.get("id"):
-            return str(commit["id"])
-    return None
-
-
-def public_params(params: Any) -> Any:
-    """globalParams without the values of masked or encrypted entries (they are secrets)."""
-    if not isinstance(params, list):
-        return params
-    return [
-        {k: v for k, v in p.items() if k != "value"}
-        if isinstance(p, dict) and (p.get("masked") or p.get("encrypted"))
-        else p
-        for p in params
-    ]
-
-
-def run_start(item: Mapping[str, Any], endpoint: str) -> datetime | None:
-    """A list item's start time (None while the run is queued: Yunxiao sends 0)."""
-    return _time(item, "startTime", endpoint)
-
-
-def _time(item: Mapping[str, Any], field: str, endpoint: str) -> datetime | None:
-    try:
-        return parse_time(item.get(field))
-    except ValueError as exc:
-        raise PayloadError(s.PROVIDER, endpoint, f"`{field}`: {exc}") from None
-
-
-def _json_text(value: Any) -> Any:
-    """Yunxiao sends some objects as JSON strings (job params, results, `commint`); "" means none."""
-    if not isinstance(value, str):
-        return value
-    if not value.strip():
-        return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value
-
-
-def _objects(items: Any, what: str, endpoint: str) -> Iterable[dict]:
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise PayloadError(s.PROVIDER, endpoint, f"{what} is not a list of objects")
-    return items

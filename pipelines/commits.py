@@ -1,0 +1,163 @@
+"""How a provider's work lands: one dlt pipeline per provider whose state is the destination's, and
+commits that either load or are set aside.
+
+* **The destination is the truth.** Before a provider runs, its local dlt folder is compared with the
+  state stored with the data. Packages a crashed run left behind are completed only if the destination
+  is still the one they were extracted against (the state hash this machine last loaded, kept beside
+  them); otherwise they are discarded. A local state that differs from the stored one (a restored
+  backup, another machine's run) is replaced by the stored one, never trusted.
+* **A commit** is dlt's extract, normalize and load of one source. A package that fails to load twice
+  is set aside (moved under `<pipelines dir>/set_aside/`, named in the output) and the local state is
+  restored from the destination, so one bad package never blocks every later run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dlt
+from dlt.destinations.exceptions import DestinationUndefinedEntity
+from dlt.extract.source import DltSource
+
+from pipelines.config import RAW_DATASET, Destination
+
+log = logging.getLogger("cicd_etl.runner")
+
+LOADED_MARK = "cicd_etl_loaded.json"  # beside dlt's files: the state hash this machine last loaded
+LOAD_WORKERS = 2  # load jobs at once; DuckDB is single-writer and each job is memory for its reader
+
+
+def pipeline_for(provider: str, destination: Destination) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=f"cicd_etl_{provider}",
+        pipelines_dir=str(destination.pipelines_dir),
+        destination=destination.dlt_destination(),
+        dataset_name=RAW_DATASET,
+    )
+
+
+class Committer:
+    """One provider's pipeline: aligned with the destination, then one commit after another."""
+
+    def __init__(self, provider: str, destination: Destination, load_lock: threading.Lock) -> None:
+        self.provider = provider
+        self.destination = destination
+        self.lock = load_lock
+        self.pipeline = pipeline_for(provider, destination)
+        self.set_aside: list[str] = []
+        self.rows: dict[str, int] = {}
+
+    # -- the destination is the truth ---------------------------------------------------------------
+
+    def align(self) -> None:
+        """Complete or discard what a crashed run left, then take the destination's state (under lock)."""
+        stored = self._stored_hash()
+        if self.pipeline.has_pending_data:
+            if stored == self._loaded_mark():
+                log.warning("%s: completing a load interrupted by an earlier run", self.provider)
+                self.pipeline.normalize()
+                self._load()
+            else:
+                log.warning(
+                    "%s: discarding work extracted against another copy of the destination "
+                    "(restored from a backup, or written by another machine); it is read again",
+                    self.provider,
+                )
+        if self.pipeline.has_pending_data or self._local_hash() != stored:
+            self.pipeline = self.pipeline.drop()
+            self.pipeline.sync_destination()
+        self._mark_loaded()
+
+    def _stored_hash(self) -> str | None:
+        try:
+            state = self.pipeline._restore_state_from_destination()  # the newest completed load's state
+        except DestinationUndefinedEntity:
+            return None
+        return state.get("_version_hash") if state else None
+
+    def _local_hash(self) -> str | None:
+        if self.pipeline.first_run and not self.pipeline.default_schema_name:
+            return None
+        return self.pipeline.state.get("_version_hash")
+
+    def _loaded_mark(self) -> str | None:
+        path = Path(self.pipeline.working_dir) / LOADED_MARK
+        try:
+            return json.loads(path.read_text())["state_hash"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _mark_loaded(self) -> None:
+        path = Path(self.pipeline.working_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / LOADED_MARK).write_text(json.dumps({"state_hash": self._local_hash()}))
+
+    # -- commits ------------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        source: DltSource,
+        *,
+        refresh: bool = False,
+        extracted: Callable[[], None] | None = None,
+        after_load: Callable[[dlt.Pipeline], None] | None = None,
+    ) -> None:
+        """Extract, normalize and load one source; `extracted` runs once its package is on disk (its
+        rows are then safe from a kill), `after_load` under the load lock right after it landed."""
+        self.pipeline.extract(source)
+        if extracted:
+            extracted()
+        self.pipeline.normalize()
+        info = self.pipeline.last_trace.last_normalize_info if self.pipeline.last_trace else None
+        for table, count in (info.row_counts if info else {}).items():
+            if not table.startswith("_dlt"):
+                self.rows[table] = self.rows.get(table, 0) + count
+        with self.lock:
+            self._load()
+            if after_load:
+                after_load(self.pipeline)
+
+    def _load(self) -> None:
+        """Load pending packages; one that fails twice is set aside and the state restored."""
+        for attempt in (1, 2):
+            try:
+                self.pipeline.load(workers=LOAD_WORKERS)
+                self._mark_loaded()
+                return
+            except Exception as exc:
+                if attempt == 1:
+                    log.warning("%s: loading failed (%s); trying once more", self.provider, _first_line(exc))
+                    continue
+                self._set_aside(exc)
+
+    def _set_aside(self, exc: Exception) -> None:
+        packages = list(self.pipeline.list_normalized_load_packages())
+        root = Path(self.pipeline.pipelines_dir) / "set_aside" / self.pipeline.pipeline_name
+        for load_id in packages:
+            source = Path(self.pipeline.working_dir) / "load" / "normalized" / load_id
+            target = root / f"{load_id}-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+            if source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(source, target)
+                self.set_aside.append(str(target))
+        self.pipeline.abort_packages()
+        self.pipeline = self.pipeline.drop()
+        self.pipeline.sync_destination()
+        self._mark_loaded()
+        log.error(
+            "%s: a load failed twice (%s); set aside in %s, read again next run",
+            self.provider,
+            _first_line(exc),
+            ", ".join(self.set_aside[-len(packages) :]) or root,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,146 @@
+"""One writer per destination: `cicd-etl run` and `cicd-etl models` hold an exclusive lock while they work.
+
+DuckDB: an advisory `flock` on a file beside the database (`cicd.duckdb.lock`), holding who took it.
+PostgreSQL: a session advisory lock on a connection kept open for the duration. A second writer gets
+DestinationBusy naming the holder, at once (it does not queue). The lock is re-entrant within one
+process (the CLI's `run` holds it while the loader and the model build take it again), and the kernel
+or the server releases it when the holder dies, however it dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Destination
+
+_held: dict[str, int] = {}  # destination identity -> re-entry count in this process
+_guard = threading.Lock()
+
+
+class DestinationBusy(Exception):
+    """Another cicd-etl process writes to this destination; the message names it."""
+
+
+@contextlib.contextmanager
+def exclusive(destination: Destination, command: str) -> Iterator[None]:
+    """Hold the destination's writer lock for the body (re-entrant in this process)."""
+    key = destination.identity
+    with _guard:
+        if _held.get(key):
+            _held[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _guard:
+                _held[key] -= 1
+        return
+    holder = _holder(command)
+    with _acquire(destination, holder):
+        with _guard:
+            _held[key] = 1
+        try:
+            yield
+        finally:
+            with _guard:
+                _held.pop(key, None)
+
+
+def _holder(command: str) -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": command,
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def describe(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "another process"
+    command, pid, host = holder.get("command", "cicd-etl"), holder.get("pid"), holder.get("host")
+    return f"`{command}` (pid {pid} on {host}, since {holder.get('since')})"
+
+
+@contextlib.contextmanager
+def _acquire(destination: Destination, holder: dict[str, Any]) -> Iterator[None]:
+    if destination.kind == "duckdb":
+        with _file_lock(Path(str(destination.duckdb_path) + ".lock"), holder, destination.describe()):
+            yield
+    else:
+        with _advisory_lock(destination, holder):
+            yield
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, holder: dict[str, Any], what: str) -> Iterator[None]:
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole body
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise DestinationBusy(f"{what} is being written by {describe(_parse(handle.read()))}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(holder))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@contextlib.contextmanager
+def _advisory_lock(destination: Destination, holder: dict[str, Any]) -> Iterator[None]:
+    import psycopg2
+
+    key = int.from_bytes(
+        hashlib.sha256(b"cicd-etl:" + destination.identity.encode()).digest()[:8], "big", signed=True
+    )
+    name = f"cicd-etl {holder['command']} pid {holder['pid']} on {holder['host']}"[:63]
+    connection = psycopg2.connect(destination.postgres_credentials, application_name=name, connect_timeout=10)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("select pg_try_advisory_lock(%s)", (key,))
+            if not cursor.fetchone()[0]:
+                cursor.execute(  # a bigint key is held as (classid, objid) = (high, low) 32 bits
+                    """select a.application_name, a.backend_start from pg_locks l
+                       join pg_stat_activity a on a.pid = l.pid
+                       where l.locktype = 'advisory' and l.granted
+                         and l.classid::bigint = %s and l.objid::bigint = %s""",
+                    ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+                )
+                row = cursor.fetchone()
+                who = f"`{row[0]}` (since {row[1]:%Y-%m-%dT%H:%M:%S%z})" if row else "another process"
+                raise DestinationBusy(f"{destination.describe()} is being written by {who}")
+        yield
+    finally:
+        connection.close()

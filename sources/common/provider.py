@@ -1,0 +1,66 @@
+"""What the registry knows of a provider: its settings, how to connect, and what it loads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sources import raw_tables
+
+from .http import HttpSettings
+from .incremental import Windows
+from .settings import HTTP_SETTINGS, SYNC_SETTINGS, ConfigError, Setting, is_set, resolve
+from .sync import ProviderSync
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """One provider. `connect` builds its sync from resolved settings (its own, HTTP and sync ones)."""
+
+    name: str
+    title: str
+    settings: tuple[Setting, ...]
+    connect: Callable[[Mapping[str, Any]], ProviderSync]
+    configured_by: str = "base_url"  # the setting whose presence means "load this provider"
+    credentials: str = ""  # where to create the credential and what it needs (docs, errors)
+    simulator: str = ""  # the simulator module serving this API
+    validate: Callable[[Mapping[str, Any]], list[str]] = lambda values: []  # rules across settings
+
+    @property
+    def all_settings(self) -> tuple[Setting, ...]:
+        own = {s.name for s in self.settings}
+        return self.settings + tuple(s for s in HTTP_SETTINGS + SYNC_SETTINGS if s.name not in own)
+
+    @property
+    def tables(self) -> list[raw_tables.RawTable]:
+        return raw_tables.tables_of(self.name)
+
+    def setting(self, name: str) -> Setting:
+        return next(s for s in self.all_settings if s.name == name)
+
+    def is_configured(self) -> bool:
+        return is_set(self.name, self.setting(self.configured_by))
+
+    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every setting's value, validated (ConfigError names each bad or missing one)."""
+        values = resolve(self.name, self.all_settings, overrides)
+        problems = self.validate(values)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return values
+
+
+def http_settings(values: Mapping[str, Any]) -> HttpSettings:
+    return HttpSettings.from_values(values)
+
+
+def windows(values: Mapping[str, Any], lookback: timedelta) -> Windows:
+    """The incremental windows from the sync settings and the provider's own look-back."""
+    return Windows(
+        lookback=lookback,
+        horizon=timedelta(hours=values["unfinished_horizon_hours"]),
+        recheck=timedelta(hours=values["recheck_hours"]),
+        full_scan=timedelta(hours=values["full_scan_hours"]),
+    )
