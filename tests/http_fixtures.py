@@ -143,7 +143,10 @@ class ScriptedServer:
                     return
                 time.sleep(action.delay)
                 payload = action.payload()
-                self.send_response(action.status)
+                if "Date" in action.headers:  # the reply's own Date, not the handler's
+                    self.send_response_only(action.status)
+                else:
+                    self.send_response(action.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 for name, value in action.headers.items():

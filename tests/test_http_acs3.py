@@ -15,7 +15,8 @@ from darabonba.core import DaraCore
 from darabonba.request import DaraRequest
 from http_fixtures import Reply, ScriptedServer, server_fixture  # noqa: F401
 
-from sources.common import Acs3Auth, HttpSettings, ProviderClient, expand_path, yunxiao_check
+from sources.common import Acs3Auth, HttpSettings, ProviderClient, expand_path
+from sources.yunxiao.api import QUIRKS_2021
 
 AK, SECRET = "LTAIsimulatorKey", "sim-secret-do-not-use"
 DATE, NONCE = "2025-01-02T03:04:05Z", "0123456789abcdef0123456789abcdef"
@@ -120,7 +121,7 @@ def test_each_attempt_is_resigned_with_a_fresh_nonce(server):
     settings = HttpSettings(backoff_base_s=0.01, backoff_max_s=0.01)
     path = expand_path(RUNS, organizationId="org id/1", pipelineId=123)
     with ProviderClient(
-        "yunxiao", server.url + "/yunxiao", Acs3Auth(AK, SECRET), settings, check=yunxiao_check
+        "yunxiao", server.url + "/yunxiao", Acs3Auth(AK, SECRET), settings, quirks=QUIRKS_2021
     ) as c:
         action = {"x-acs-action": "ListPipelineRuns"}
         c.get_json(path, {"nextToken": "a b+c", "maxResults": 10}, endpoint=RUNS, headers=action)

@@ -15,6 +15,7 @@ from http_fixtures import Reply, Reset, ScriptedServer, Truncate, server_fixture
 from sources.common import (
     AuthError,
     BearerAuth,
+    BudgetExhausted,
     HttpSettings,
     NotFoundError,
     PayloadError,
@@ -22,9 +23,10 @@ from sources.common import (
     ProviderError,
     RateLimitError,
     TransientError,
-    require_body,
-    yunxiao_check,
 )
+from sources.northflank.api import QUIRKS as X_RATELIMIT
+from sources.seamless.api import QUIRKS as EMPTY_BODY_RETRIED
+from sources.yunxiao.api import QUIRKS_2021 as ACS_ENVELOPE
 
 TOKEN = "nf-secret-token-123"
 FAST = HttpSettings(timeout_s=2.0, max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05, max_concurrency=4)
@@ -83,7 +85,7 @@ def test_retry_after_http_date_is_honoured(server):
 
 def test_ratelimit_remaining_zero_pauses_every_thread_until_reset(server):
     server.queue(Reply(200, {"data": {}}, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"}))
-    with make_client(server) as client:
+    with make_client(server, quirks=X_RATELIMIT) as client:
         started = time.monotonic()
         get(client)  # succeeds at once: the pause applies to the *next* requests
         assert time.monotonic() - started < 0.5
@@ -99,7 +101,7 @@ def test_ratelimit_remaining_zero_pauses_every_thread_until_reset(server):
 def test_x_acs_retry_after_is_milliseconds(server):
     throttled = {"Code": "Throttling.User", "Message": "Request was denied due to user flow control."}
     server.queue(Reply(503, throttled, {"x-acs-retry-after": "300"}))
-    with make_client(server) as client:
+    with make_client(server, quirks=ACS_ENVELOPE) as client:
         get(client)
         assert client.summary()["errors"] == {"HTTP 503 Throttling.User": 1}
     assert 0.28 <= gap(server) < 0.9  # 300 ms, not 300 s and not the 10 ms backoff
@@ -211,7 +213,7 @@ def test_yunxiao_business_error_is_permanent_unless_throttling(server):
         Reply(200, {"success": True, "pipelines": []}),
         Reply(200, {"success": False, "errorCode": "InvalidUser.NotFound", "errorMessage": "no such user"}),
     )
-    with make_client(server, check=yunxiao_check) as client:
+    with make_client(server, quirks=ACS_ENVELOPE) as client:
         assert get(client).body["success"] is True
         with pytest.raises(ProviderError, match="business error InvalidUser.NotFound.*no such user") as err:
             get(client)
@@ -220,7 +222,7 @@ def test_yunxiao_business_error_is_permanent_unless_throttling(server):
 
 def test_seamless_empty_200_is_transient_but_null_is_data(server):
     server.queue(Reply(200, b""), Reply(200, b"null"))
-    with make_client(server, check=require_body) as client:
+    with make_client(server, quirks=EMPTY_BODY_RETRIED) as client:
         assert get(client).body is None
         assert client.summary()["errors"] == {"200 with an empty body": 1}
     assert len(server.requests) == 2
@@ -231,9 +233,49 @@ def test_request_budget_caps_the_run(server):
     with make_client(server, settings) as client:
         get(client)
         get(client)
-        with pytest.raises(RateLimitError, match="request budget of 2 per run spent"):
+        with pytest.raises(BudgetExhausted, match="request budget of 2 requests per run spent") as err:
             get(client)
-    assert len(server.requests) == 2
+        with pytest.raises(BudgetExhausted):  # and every later request, at once
+            get(client)
+    assert len(server.requests) == 2 and err.value.stop_reason == "request_budget"
+    assert isinstance(err.value, RateLimitError)
+
+
+def test_a_rate_limit_longer_than_max_wait_ends_the_work_at_once_instead_of_sleeping(server):
+    server.queue(Reply(200, {"data": {}}, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "3600"}))
+    with make_client(server, HttpSettings(max_wait_s=60), quirks=X_RATELIMIT) as client:
+        get(client)
+        started = time.monotonic()
+        with pytest.raises(BudgetExhausted, match="rate limit resets in 3600s, longer than max_wait_s") as err:
+            get(client)
+        assert time.monotonic() - started < 0.5 and client.exhausted is err.value
+    assert len(server.requests) == 1 and err.value.stop_reason == "rate_limit"
+
+
+def test_a_429_whose_wait_ends_after_the_deadline_ends_the_work(server):
+    server.queue(Reply(429, {"message": "slow down"}, {"Retry-After": "30"}))
+    with make_client(server) as client:
+        client.stop_at(time.monotonic() + 5)
+        with pytest.raises(BudgetExhausted, match="after the run's --max-duration"):
+            get(client)
+    assert len(server.requests) == 1
+
+
+def test_a_short_rate_limit_wait_inside_the_budget_is_waited(server):
+    server.queue(Reply(429, {"message": "slow down"}, {"Retry-After": "1"}))
+    with make_client(server, HttpSettings(max_wait_s=5, backoff_base_s=0.01)) as client:
+        client.stop_at(time.monotonic() + 30)
+        assert get(client).status == 200
+    assert len(server.requests) == 2 and gap(server) >= 0.9
+
+
+def test_the_servers_clock_comes_from_its_date_header(server):
+    then = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
+    server.queue(Reply(200, {"data": {}}, {"Date": format_datetime(then, usegmt=True)}))
+    with make_client(server) as client:
+        assert abs(client.server_now() - datetime.now(UTC)) < timedelta(seconds=5)  # none seen yet: ours
+        get(client)
+        assert then <= client.server_now() < then + timedelta(seconds=5)
 
 
 def test_requests_per_hour_paces_requests(server):
@@ -277,6 +319,7 @@ def test_map_concurrent_bounds_work_in_flight_and_stops_on_first_error(server):
 
 
 def test_settings_resolve_from_dlt_config_per_provider_then_shared(monkeypatch):
+    monkeypatch.delenv("SOURCES__MAX_WAIT_S", raising=False)
     monkeypatch.setenv("SOURCES__TIMEOUT_S", "11")
     monkeypatch.setenv("SOURCES__YUNXIAO__TIMEOUT_S", "61")
     monkeypatch.setenv("SOURCES__YUNXIAO__REQUEST_BUDGET", "500")

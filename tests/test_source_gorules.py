@@ -9,7 +9,7 @@ import duckdb
 import httpx
 import pytest
 
-from pipelines.config import Destination
+from pipelines.config import ConfigError, Destination
 from pipelines.runner import ProviderOutcome, load_providers
 
 TABLES = {
@@ -88,10 +88,17 @@ def loaded_statuses(db: Path) -> dict[str, tuple]:
     return {rid: (status, tuple(jobs)) for rid, status, jobs in rows}
 
 
-def unfinished(db: Path) -> int:
+def unfinished(db: Path, within_hours: float | None = None) -> int:
+    """Runs not finished; with `within_hours`, only those created that close to the newest run."""
     statuses = ", ".join(f"'{s}'" for s in FINISHED)
+    recent = (
+        f" and created_at >= (select max(created_at) from cicd_raw.gorules_deployment_runs)"
+        f" - interval {within_hours} hour"
+        if within_hours
+        else ""
+    )
     return query(
-        db, f"select count(*) from cicd_raw.gorules_deployment_runs where status not in ({statuses})"
+        db, f"select count(*) from cicd_raw.gorules_deployment_runs where status not in ({statuses}){recent}"
     )[0][0]
 
 
@@ -129,10 +136,12 @@ def test_full_load_from_env_vars_matches_world_and_full_refresh_reloads_it(
     assert calls(sim) == {LIST: projects, ENVIRONMENTS: projects}
 
 
-def test_incremental_gets_only_unfinished_runs_and_never_runs_ahead_of_a_failure(make_sim, db, monkeypatch):
-    """A failed detail call loses the whole run (state included); the next good run makes one GET per
-    run that was unfinished before, loads new and finished runs, and a run with nothing new GETs only
-    the runs still open."""
+def test_incremental_lands_new_changed_and_unfinished_runs_from_the_list_and_never_runs_ahead_of_a_failure(
+    make_sim, db, monkeypatch
+):
+    """A list item is the whole run (jobs embedded): a sync reads only the lists, no run by id. A failed
+    list loses the whole sync (state included); the next good one lands every change, and a sync with
+    nothing new reads the lists again and lands only the runs still open."""
     monkeypatch.setenv("SOURCES__GORULES__MAX_ATTEMPTS", "2")
     monkeypatch.setenv("SOURCES__GORULES__BACKOFF_BASE_S", "0.01")
     sim = make_sim(scale="small")
@@ -141,30 +150,25 @@ def test_incremental_gets_only_unfinished_runs_and_never_runs_ahead_of_a_failure
     assert open_before > 0
     sim.advance(6 * 60)  # new runs, and the open ones conclude or move on
 
-    sim.configure(fault_rate=1.0, fault_kinds=["503"], fault_match="{runId}")
+    sim.configure(fault_rate=1.0, fault_kinds=["503"], fault_match="/runs")
     failed = load(sim, db)
     assert not failed.ok
-    assert failed.error.startswith(
-        "TransientError: gorules GET /api/projects/{projectId}/runs/{runId}: HTTP 503"
-    )
-    assert unfinished(db) == open_before  # nothing of the failed run landed
+    assert failed.error.startswith("TransientError: gorules GET /api/projects/{projectId}/runs: HTTP 503")
+    assert unfinished(db) == open_before  # nothing of the failed sync landed
 
     sim.configure(fault_rate=0.0)
     outcome = load(sim, db)
     assert outcome.ok, outcome.error
     projects = len(sim.gorules_project_ids())
-    assert calls(sim) == {LIST: projects, ENVIRONMENTS: projects, DETAIL: open_before}
+    assert calls(sim) == {LIST: projects, ENVIRONMENTS: projects}
     assert_matches_world(sim, db)
     assert loaded_statuses(db) == api_statuses(sim)
 
-    still_open = unfinished(db)
+    open_recent = unfinished(db, within_hours=168)  # older ones are re-read on the slow recheck cadence
     outcome = load(sim, db)
     assert outcome.ok, outcome.error
-    assert calls(sim) == {
-        LIST: projects,
-        ENVIRONMENTS: projects,
-        **({DETAIL: still_open} if still_open else {}),
-    }
+    assert calls(sim) == {LIST: projects, ENVIRONMENTS: projects}
+    assert outcome.rows.get("gorules_deployment_runs", 0) == open_recent  # only the open runs again
 
 
 def test_bad_token_fails_with_one_clear_line(sim, db):
@@ -178,14 +182,13 @@ def test_bad_token_fails_with_one_clear_line(sim, db):
 
 
 def test_missing_or_unknown_project_ids_are_named(sim, db):
-    outcome = load(sim, db, project_ids=None)
-    assert not outcome.ok
-    assert "SOURCES__GORULES__PROJECT_IDS" in outcome.error and "\n" not in outcome.error
-    assert calls(sim) == {}
+    with pytest.raises(ConfigError, match="SOURCES__GORULES__PROJECT_IDS is not set") as err:
+        load(sim, db, project_ids=None)
+    assert "\n" not in str(err.value) and calls(sim) == {} and not db.exists()
 
     outcome = load(sim, db, project_ids=["no-such-project"])
     assert not outcome.ok
-    assert "project no-such-project not found (HTTP 404); check project_ids" in outcome.error
+    assert "project no-such-project not found (HTTP 404); check SOURCES__GORULES__PROJECT_IDS" in outcome.error
 
 
 def test_configurable_paging_and_base_url_ending_in_api(make_sim, db):
@@ -199,10 +202,10 @@ def test_configurable_paging_and_base_url_ending_in_api(make_sim, db):
     assert calls(sim)[LIST] == sum(n // 10 + 1 for (n,) in runs)  # full pages, then a short or empty one
 
 
-def test_page_size_above_the_server_maximum_fails_loudly(sim, db):
-    outcome = load(sim, db, page_size=500)  # the simulator rejects limit > 100 with a 400
-    assert not outcome.ok
-    assert outcome.error.startswith("ProviderError: gorules GET /api/projects/{projectId}/runs: HTTP 400")
+def test_page_size_above_the_api_maximum_is_a_configuration_error(sim, db):
+    with pytest.raises(ConfigError, match=r"SOURCES__GORULES__PAGE_SIZE = 500: out of range 1\.\.100"):
+        load(sim, db, page_size=500)
+    assert calls(sim) == {} and not db.exists()
 
 
 def assert_no_secrets(sim, paths: list[Path], logs: str) -> None:

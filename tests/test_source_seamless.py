@@ -100,7 +100,7 @@ def test_full_load_from_env_vars_matches_world_and_full_refresh_reloads_it(
     [outcome] = load_providers(["seamless"], destination)
     assert outcome.ok, outcome.error
     assert_matches_world(sim, db)
-    first_load = {SERVICES: 2, PIPELINE: 2 * len(sim.world.expected_keys("seamless_pipelines")), RUNS: 1}
+    first_load = {SERVICES: 1, PIPELINE: 2 * len(sim.world.expected_keys("seamless_pipelines")), RUNS: 1}
     assert calls(sim) == first_load  # a pipeline row, and its tree for the stages
     assert_same_runs_and_stages_as_api(sim, db)
     assert_no_secrets(sim, [db, *(tmp_path / "pipelines").rglob("*")], caplog.text)
@@ -113,37 +113,55 @@ def test_full_load_from_env_vars_matches_world_and_full_refresh_reloads_it(
     assert calls(sim) == first_load  # the watermark went with the tables
 
 
-def test_incremental_polls_stages_only_for_moved_runs_and_never_runs_ahead_of_a_failure(make_sim, db):
-    """A failed stage call loses the whole run (watermark included); the next good run (surviving one
-    empty 200) reads the stages of exactly the runs that are new or changed since the first load
-    (stalled runs are not polled), and a run with nothing new makes the two list calls only."""
+def test_incremental_reads_stages_of_changed_and_open_runs_and_keeps_what_a_failure_left(make_sim, db):
+    """The run list lands first; a failed stage call fails the provider but keeps the runs' backlog, so the
+    next good run (surviving one empty 200) reads the stages of exactly the runs that were due; a run
+    with nothing new re-reads only the stages of runs still open inside the horizon (a stage can change
+    while its run's updatedAt does not)."""
     sim = make_sim(scale="small")
     assert load(sim, db).ok
-    runs_before, first_sync = count(db, "seamless_runs"), sim.clock
+    first_sync = sim.clock
     sim.advance(6 * 60)
     changed = sim.world.changed_runs("seamless", first_sync, sim.clock)
-    stalled = [r for r in sim.world.unfinished_runs("seamless") if r not in changed]
-    assert changed and stalled
+    assert changed
 
     sim.configure(fault_rate=1.0, fault_kinds=["empty200"], fault_match="/api/stages")
     failed = load(sim, db)
     assert not failed.ok
     assert failed.error.startswith("TransientError: seamless GET /api/stages: 200 with an empty body")
-    assert count(db, "seamless_runs") == runs_before  # nothing of the failed run landed
+    assert count(db, "seamless_runs") == len(sim.world.expected_keys("seamless_runs"))  # the list landed
+    due = backlog(db)
+    assert {r.key for r in changed} <= due
 
     sim.configure(fault_match="/api/runs", fault_budget=1)  # one empty 200 (a swallowed DB error)
     outcome = load(sim, db)
     assert outcome.ok, outcome.error
     assert outcome.retries == 1
-    assert calls(sim) == {SERVICES: 1, RUNS: 2, STAGES: len(changed)}
+    assert calls(sim) == {SERVICES: 1, RUNS: 2, STAGES: len(due)}
+    assert backlog(db) == set()
     sim.configure(fault_rate=0.0)
     assert_matches_world(sim, db)
     assert_same_runs_and_stages_as_api(sim, db)
 
     assert load(sim, db).ok
-    assert calls(sim) == {SERVICES: 1, RUNS: 1}
+    assert calls(sim) == {SERVICES: 1, RUNS: 1, STAGES: open_recent(db, sim)}
     assert load(sim, db, pipelines_refresh_hours=0).ok  # a known pipeline's row is re-read when due
-    assert calls(sim) == {SERVICES: 1, RUNS: 1, PIPELINE: len(sim.world.expected_keys("seamless_pipelines"))}
+    pipelines = len(sim.world.expected_keys("seamless_pipelines"))
+    assert calls(sim) == {SERVICES: 1, RUNS: 1, STAGES: open_recent(db, sim), PIPELINE: pipelines}
+
+
+def backlog(db: Path) -> set[str]:
+    return {rid for (rid,) in query(db, "select run_id from cicd_raw.etl_backlog where provider = 'seamless'")}
+
+
+def open_recent(db: Path, sim) -> int:
+    """Open runs created inside the unfinished horizon (168 h) of the server's clock."""
+    since = sim.world.clock - 168 * 3600
+    return query(
+        db,
+        "select count(*) from cicd_raw.seamless_runs where status not in ('SUCCESS', 'FAILURE') "
+        f"and epoch(created_at) >= {since}",
+    )[0][0]
 
 
 def test_runs_not_updated_for_stale_after_hours_are_marked_stale(make_sim, db):
