@@ -48,8 +48,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipelines import models as models_module  # noqa: E402
-from pipelines.config import PROVIDERS, Destination, temporary_environment  # noqa: E402
+from pipelines.config import Destination, temporary_environment  # noqa: E402
 from pipelines.models import build_models  # noqa: E402
+from sources.registry import PROVIDERS  # noqa: E402
 
 CLOCK = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 BENCHMARKS = ROOT / "BENCHMARKS.md"

@@ -1,11 +1,12 @@
 """An Airflow DAG that does what `cicd-etl run` does: one task per provider, then the models.
 
-Each provider's task runs its own dlt pipeline through dlt's Airflow helper (`PipelineTasksGroup`), with
-the pipeline name, dataset and destination of `cicd-etl run` (`pipelines.runner.pipeline_for`), so the
-DAG and the command line share one incremental state, kept in the destination. Each task starts from an
-empty local folder (the helper's) and restores that state from the destination first.
+Each provider's task runs the loader of `cicd-etl run` for that provider (`pipelines.runner`: the same
+pipeline name, dataset and destination, the same chunked commits), so the DAG and the command line share
+one incremental state, kept in the destination; a task's local dlt folder is a fresh temporary one, its
+state restored from the destination first. A provider that ends `partial` (a spent rate limit) succeeds:
+the next DAG run continues its backlog.
 
-- DuckDB has one writer per file, so its provider tasks run one after another; PostgreSQL's in parallel.
+- One writer per destination (contract §5): the provider tasks run one after another.
 - A failed provider never stops the others' loads nor the models (trigger rule `all_done`); the last
   task, `all_loaded`, is then `upstream_failed`, so the DAG run ends failed.
 - Trigger with `{"full_refresh": true}` to reload from scratch (`cicd-etl run --full-refresh`).
@@ -22,14 +23,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pipelines.config import (
-    PROVIDERS,
-    Destination,
-    resolve_destination,
-    select_providers,
-    temporary_environment,
-)
-from pipelines.runner import pipeline_for, source_factory
+from pipelines.config import Destination, resolve_destination, select_providers, temporary_environment
+from sources.registry import PROVIDERS
 
 log = logging.getLogger("cicd_etl.airflow")
 
@@ -59,7 +54,9 @@ def cicd_etl_dag(
         from airflow.sdk import DAG, chain
     except ImportError as exc:
         raise ImportError("the cicd-etl DAG needs Airflow 3: pip install 'cicd-etl[airflow]'") from exc
-    from dlt.helpers.airflow_helper import EmptyOperator, PipelineTasksGroup, PythonOperator
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import TaskGroup
 
     names = _provider_names(providers)
     target = _destination(destination, duckdb_path)
@@ -68,10 +65,16 @@ def cicd_etl_dag(
     with DAG(
         dag_id, schedule=schedule, start_date=start_date, params={"full_refresh": False}, **dag_kwargs
     ) as dag:
-        group = PipelineTasksGroup("load", use_data_folder=False, wipe_local_data=True)
-        loads = [_add_provider(group, provider, target) for provider in names]
-        if target.kind == "duckdb":  # one writer per DuckDB file
-            chain(*loads)
+        with TaskGroup("load"):
+            loads = [
+                PythonOperator(
+                    task_id=f"cicd_etl_{provider}",
+                    python_callable=functools.partial(_load, provider, target),
+                    trigger_rule=ALL_DONE,
+                )
+                for provider in names
+            ]
+        chain(*loads)  # one writer per destination
         build = functools.partial(_build_models, target)  # not op_args: Airflow would template those
         models = PythonOperator(task_id="models", python_callable=build, trigger_rule=ALL_DONE)
         all_loaded = EmptyOperator(task_id="all_loaded")  # all_success: fails the run if anything failed
@@ -100,29 +103,23 @@ def _destination(kind: str, duckdb_path) -> Destination:
     return resolve_destination("duckdb", str(duckdb_path) if duckdb_path else None)
 
 
-def _add_provider(group, provider: str, target: Destination):
-    """The provider's task: the helper runs the CLI's pipeline (same name, dataset and destination) in
-    the group's fresh working folder, which the helper requires and wipes after the run."""
-    with temporary_environment({"CICD_ETL_PIPELINES_DIR": os.environ["DLT_DATA_DIR"]}):
-        pipeline = pipeline_for(provider, target)
-    [task] = group.add_run(pipeline, _ProviderSource(provider), decompose="none", trigger_rule=ALL_DONE)
-    return task
+def _load(provider: str, target: Destination, params: dict | None = None, **_context: Any) -> None:
+    """One provider's load, as `cicd-etl run --providers <provider> --no-models` does it, in a fresh
+    temporary dlt folder (the state comes from the destination). Raises when the provider failed."""
+    import tempfile
 
+    from pipelines.runner import format_outcomes, load_providers
 
-class _ProviderSource:
-    """Makes the provider's source when the task runs (its configuration is read there, not where the
-    DAG is parsed); a full refresh drops the provider's tables and state first, like --full-refresh."""
-
-    def __init__(self, provider: str) -> None:
-        self.provider = provider
-
-    def __call__(self):
-        import dlt
-        from dlt.helpers.airflow_helper import get_current_context
-
-        if get_current_context()["params"].get("full_refresh"):
-            dlt.current.pipeline().refresh = "drop_sources"  # the helper's task pipeline, active now
-        return source_factory(self.provider)()
+    destination = target if target.kind == "duckdb" else resolve_destination("postgres")
+    full_refresh = bool((params or {}).get("full_refresh"))
+    with (
+        tempfile.TemporaryDirectory(prefix="cicd-etl-") as folder,
+        temporary_environment({"CICD_ETL_PIPELINES_DIR": folder}),
+    ):
+        [outcome] = load_providers([provider], destination, full_refresh=full_refresh)
+    log.info("%s", format_outcomes([outcome]))
+    if not outcome.ok:
+        raise RuntimeError(f"{provider} failed: {outcome.error}")
 
 
 def _build_models(target: Destination) -> None:

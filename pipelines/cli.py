@@ -256,6 +256,7 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
 
     from pipelines.config import resolve_destination
     from report import ReportError, render_report
+    from sources.registry import PROVIDERS
 
     if start and window_days:
         raise click.UsageError("give --start or --window-days, not both")
@@ -290,16 +291,33 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
     type=click.Path(dir_okay=False),
     help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./cicd.duckdb); opened read-only.",
 )
-def status(duckdb_path) -> None:
-    """Per provider: last load, outcome, rows per table, unfinished runs, freshness."""
-    from pipelines.config import resolve_destination
-    from pipelines.status import format_status, read_status
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for monitoring probes).")
+@click.option(
+    "--max-age", help="Exit 1 when a provider's last successful load is older than this (e.g. 2h, 30m)."
+)
+def status(duckdb_path, as_json, max_age) -> None:
+    """Per provider: last load, outcome, rows, unfinished runs, detail backlog, freshness. Exits 1 when a
+    provider's last load failed or its data is older than --max-age."""
+    from datetime import timedelta
 
+    from pipelines.config import resolve_destination
+    from pipelines.status import StatusError, format_status, problems, read_status
+    from pipelines.status import as_json as to_json
+
+    seconds = parse_duration(max_age)
+    max_age_delta = timedelta(seconds=seconds) if seconds else None
     destination = resolve_destination("duckdb", duckdb_path)
     try:
-        click.echo(format_status(read_status(destination.duckdb_path)))
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
+        statuses = read_status(destination.duckdb_path)
+    except (FileNotFoundError, StatusError) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    click.echo(to_json(statuses, max_age_delta) if as_json else format_status(statuses))
+    found = problems(statuses, max_age_delta)
+    if found:
+        if not as_json:
+            for line in found:
+                click.echo(f"cicd-etl: {line}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def _how_to_configure(providers: list[str]) -> str:
     lines = [f"not configured: {', '.join(providers)}. Set at least, e.g.:"]
     for name in providers:
         spec = SPECS[name]
-        needed = [s for s in spec.settings if s.required or s.name == spec.configured_by]
+        needed = [s for s in spec.settings if s.required or s.secret or s.name == spec.configured_by]
         lines.append("  " + " ".join(f"{s.env_var(name)}={s.example or '...'}" for s in needed))
     lines.append("or put them in .dlt/config.toml and .dlt/secrets.toml (see .dlt/secrets.toml.example).")
     lines.append("To try cicd-etl without any account, run: cicd-etl demo")

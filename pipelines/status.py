@@ -1,18 +1,30 @@
-"""`cicd-etl status`: what is loaded, per provider, in a form that reads well in a scheduler's log.
+"""`cicd-etl status`: what is loaded, per provider, in a form that reads well in a scheduler's log, and as
+JSON for a monitoring probe.
 
-Opens the DuckDB file read-only, so it never blocks (or is blocked by) nothing but a running load.
+Opens the DuckDB file read-only. While `cicd-etl run` or `models` writes it, DuckDB refuses a reader:
+that is said in one line naming the writer (from the destination's lock file), never as a traceback.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.config import PROVIDERS, RAW_DATASET
+import duckdb
+
+from pipelines.config import RAW_DATASET
+from pipelines.lock import describe
 from pipelines.privacy import connect_duckdb
-from pipelines.runner import ETL_RUNS_TABLE
 from sources.raw_tables import RAW_TABLES
+from sources.registry import PROVIDERS
+
+ETL_RUNS, BACKLOG = f"{RAW_DATASET}.etl_runs", f"{RAW_DATASET}.etl_backlog"
+
+
+class StatusError(Exception):
+    """The database cannot be read now; the message says why in one line."""
 
 
 @dataclass
@@ -21,9 +33,21 @@ class ProviderStatus:
     last_load_at: datetime | None = None
     last_outcome: str = "never loaded"
     last_error: str | None = None
+    last_success_at: datetime | None = None
     rows: dict[str, int] = field(default_factory=dict)
-    unfinished_runs: int | None = None
+    unfinished_runs: int | None = None  # not is_concluded, as in the models
+    backlog: int = 0  # runs whose details are still to read
     latest_activity_at: datetime | None = None
+
+    def problem(self, now: datetime, max_age: timedelta | None) -> str | None:
+        """Why a monitoring probe should alert on this provider, if it should."""
+        if self.last_outcome == "failed":
+            return f"last load failed: {self.last_error}"
+        if max_age is not None and self.last_load_at is not None:
+            fresh = self.last_success_at
+            if fresh is None or now - _aware(fresh) > max_age:
+                return f"no successful load for more than {_span(max_age)}"
+        return None
 
 
 def read_status(duckdb_path: Path) -> list[ProviderStatus]:
@@ -31,45 +55,79 @@ def read_status(duckdb_path: Path) -> list[ProviderStatus]:
         raise FileNotFoundError(
             f"no database at {duckdb_path}: run `cicd-etl run` (or `cicd-etl demo`) first"
         )
-    with connect_duckdb(duckdb_path, read_only=True) as con:
-        tables = _existing_tables(con)
+    try:
+        con = connect_duckdb(duckdb_path, read_only=True)
+    except duckdb.IOException as exc:
+        raise StatusError(_busy(duckdb_path, exc)) from None
+    with con:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables"
+            ).fetchall()
+        }
         statuses = {p: ProviderStatus(p) for p in PROVIDERS}
         _fill_last_loads(con, tables, statuses)
         _fill_row_counts(con, tables, statuses)
+        _fill_backlog(con, tables, statuses)
         _fill_activity(con, tables, statuses)
     return list(statuses.values())
 
 
-def _existing_tables(con) -> set[str]:
-    rows = con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
-    return {r[0] for r in rows}
+def _busy(path: Path, exc: Exception) -> str:
+    if "lock" not in str(exc).lower():
+        return f"cannot open {path}: {str(exc).splitlines()[0]}"
+    lock = Path(str(path) + ".lock")
+    try:
+        holder = json.loads(lock.read_text() or "null")
+    except (OSError, ValueError):
+        holder = None
+    return f"{path} is being written by {describe(holder)}; try again when it has finished"
 
 
 def _fill_last_loads(con, tables, statuses) -> None:
-    if f"{RAW_DATASET}.{ETL_RUNS_TABLE}" not in tables:
+    if ETL_RUNS not in tables:
         return
     rows = con.execute(
-        f"""select provider, finished_at, outcome, error
-            from {RAW_DATASET}.{ETL_RUNS_TABLE}
-            qualify row_number() over (partition by provider order by finished_at desc) = 1"""
+        f"""select provider,
+                   max(finished_at),
+                   arg_max(outcome, finished_at),
+                   arg_max(error, finished_at),
+                   max(finished_at) filter (where outcome in ('success', 'partial'))
+            from {ETL_RUNS} group by provider"""
     ).fetchall()
-    for provider, finished_at, outcome, error in rows:
+    for provider, finished_at, last_outcome, error, success_at in rows:
         if provider in statuses:
-            status = statuses[provider]
-            status.last_load_at, status.last_outcome, status.last_error = finished_at, outcome, error
+            s = statuses[provider]
+            s.last_load_at, s.last_outcome, s.last_error, s.last_success_at = (
+                finished_at,
+                last_outcome,
+                error,
+                success_at,
+            )
 
 
 def _fill_row_counts(con, tables, statuses) -> None:
     for table in RAW_TABLES.values():
         qualified = f"{RAW_DATASET}.{table.name}"
-        if qualified in tables:
+        if qualified in tables and table.provider in statuses:
             statuses[table.provider].rows[table.name] = con.execute(
                 f"select count(*) from {qualified}"
             ).fetchone()[0]
 
 
+def _fill_backlog(con, tables, statuses) -> None:
+    if BACKLOG not in tables:
+        return
+    for provider, count in con.execute(
+        f"select provider, count(*) from {BACKLOG} group by provider"
+    ).fetchall():
+        if provider in statuses:
+            statuses[provider].backlog = count
+
+
 def _fill_activity(con, tables, statuses) -> None:
-    """Unfinished runs and the latest run activity, from the models when they are built."""
+    """Unfinished runs (not concluded) and the latest run activity, from the models when they are built."""
     if "analytics.fct_pipeline_runs" not in tables:
         return
     rows = con.execute(
@@ -83,6 +141,27 @@ def _fill_activity(con, tables, statuses) -> None:
             statuses[provider].unfinished_runs, statuses[provider].latest_activity_at = unfinished, latest
 
 
+def problems(
+    statuses: list[ProviderStatus], max_age: timedelta | None, now: datetime | None = None
+) -> list[str]:
+    now = now or datetime.now(UTC)
+    return [f"{s.provider}: {why}" for s in statuses if (why := s.problem(now, max_age))]
+
+
+def as_json(statuses: list[ProviderStatus], max_age: timedelta | None, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    providers = []
+    for s in statuses:
+        item = asdict(s)
+        item["problem"] = s.problem(now, max_age)
+        providers.append(item)
+    return json.dumps(
+        {"checked_at": now, "ok": not problems(statuses, max_age, now), "providers": providers},
+        default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v),
+        indent=2,
+    )
+
+
 def format_status(statuses: list[ProviderStatus], now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     lines = []
@@ -92,21 +171,27 @@ def format_status(statuses: list[ProviderStatus], now: datetime | None = None) -
         fresh = _ago(s.latest_activity_at, now) if s.latest_activity_at else "-"
         lines.append(
             f"{s.provider:<11} last load: {loaded:<14} outcome: {s.last_outcome:<13} "
-            f"rows: {sum(s.rows.values()):>9,}  unfinished runs: {unfinished:>5}  "
+            f"rows: {sum(s.rows.values()):>9,}  unfinished runs: {unfinished:>5}  backlog: {s.backlog:>6,}  "
             f"latest run activity: {fresh}"
         )
         if s.last_error:
-            lines.append(f"{'':<11} error: {s.last_error}")
+            lines.append(f"{'':<11} {'note' if s.last_outcome == 'partial' else 'error'}: {s.last_error}")
         for table, n in sorted(s.rows.items()):
             lines.append(f"{'':<11}   {table:<36} {n:>9,}")
     return "\n".join(lines)
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def _ago(moment: datetime, now: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = max(0, int((now - moment).total_seconds()))
+    return _span(now - _aware(moment)) + " ago"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import PROVIDERS
+from sources.registry import PROVIDERS
 
 HEADLINE = "The four keys, per service"  # the report's DORA table; its first row is all services
 

@@ -246,7 +246,9 @@ def test_a_rate_limit_longer_than_max_wait_ends_the_work_at_once_instead_of_slee
     with make_client(server, HttpSettings(max_wait_s=60), quirks=X_RATELIMIT) as client:
         get(client)
         started = time.monotonic()
-        with pytest.raises(BudgetExhausted, match="rate limit resets in 3600s, longer than max_wait_s") as err:
+        with pytest.raises(
+            BudgetExhausted, match="rate limit resets in 3600s, longer than max_wait_s"
+        ) as err:
             get(client)
         assert time.monotonic() - started < 0.5 and client.exhausted is err.value
     assert len(server.requests) == 1 and err.value.stop_reason == "rate_limit"

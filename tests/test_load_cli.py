@@ -148,7 +148,7 @@ def test_a_bad_credential_fails_its_provider_in_one_line_with_one_request_and_th
     tables = PROVIDER_TABLES[bad]
     assert {t: run.after[t] for t in tables} == {t: run.before.get(t, TableContent((), ())) for t in tables}
     for provider in others:
-        assert run.summary_row(provider)[1] == "ok", run.done.stdout
+        assert run.summary_row(provider)[1] == "success", run.done.stdout
         assert run.recorded[provider] == ("success", None)
         assert diff(reference.content, run.after, PROVIDER_TABLES[provider]) == [], provider
     assert duplicate_keys(auth_runs.db) == {}
@@ -191,7 +191,7 @@ def test_run_with_nothing_configured_explains_how_to_configure(tmp_path):
     db = tmp_path / "cicd.duckdb"
     done = run_cli(["run", "--duckdb", str(db)], {"CICD_ETL_PIPELINES_DIR": str(tmp_path / "p")}, tmp_path)
 
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert "Traceback" not in done.stdout + done.stderr
     assert "not configured: northflank, gorules, yunxiao, seamless" in done.stderr
     for variable in (
@@ -212,10 +212,12 @@ def test_an_unknown_provider_gets_a_one_line_answer(tmp_path, sim):
         ["run", "--providers", "gitlab", "--duckdb", str(db)], load_env(sim, tmp_path / "p"), tmp_path
     )
 
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert "Traceback" not in done.stdout + done.stderr
     mentions = [line for line in (done.stdout + done.stderr).splitlines() if "gitlab" in line]
-    assert mentions == ["Error: unknown provider gitlab; choose from northflank, gorules, yunxiao, seamless"]
+    assert mentions == [
+        "cicd-etl: configuration: unknown provider gitlab; choose from northflank, gorules, yunxiao, seamless"
+    ]
     assert not db.exists() and sim.stats()["total"] == served  # no request was made
 
 

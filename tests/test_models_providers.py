@@ -14,7 +14,7 @@ import yaml
 from model_fixtures import load_fixture
 
 from pipelines.models import ModelsError, build_models
-from sources.raw_tables import PROVIDERS
+from sources.registry import PROVIDERS
 
 SQL = Path(__file__).resolve().parent.parent / "sql"
 SHAPES = ("runs", "stage_units", "scopes")

@@ -31,10 +31,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config import PROVIDERS, Destination
+from pipelines.config import Destination
 from pipelines.models import ModelsResult, build_models
 from pipelines.runner import load_providers
 from simulator import launch
+from sources.registry import PROVIDERS
 
 PG_URL_ENV = "CICD_ETL_TEST_POSTGRES"
 SEEDS = Path(__file__).resolve().parent.parent / "sql" / "seeds"

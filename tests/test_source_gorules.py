@@ -188,7 +188,9 @@ def test_missing_or_unknown_project_ids_are_named(sim, db):
 
     outcome = load(sim, db, project_ids=["no-such-project"])
     assert not outcome.ok
-    assert "project no-such-project not found (HTTP 404); check SOURCES__GORULES__PROJECT_IDS" in outcome.error
+    assert (
+        "project no-such-project not found (HTTP 404); check SOURCES__GORULES__PROJECT_IDS" in outcome.error
+    )
 
 
 def test_configurable_paging_and_base_url_ending_in_api(make_sim, db):

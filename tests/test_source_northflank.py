@@ -7,10 +7,9 @@ request counts come from the simulator's own counters per endpoint template.
 from __future__ import annotations
 
 import io
-import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,8 +19,9 @@ from pipelines.config import Destination
 from pipelines.runner import ProviderOutcome, load_providers
 from simulator import Simulator
 from simulator.northflank import node_status, run_status
-from sources.northflank.helpers import RunVersion, Scope, mask_secrets, node_rows, time_field
-from sources.northflank.incremental import ScopeTracker
+from sources.common import parse_time
+from sources.common.issues import IssueLog, conform
+from sources.northflank.rows import mask_secrets, node_rows
 from sources.raw_tables import primary_key, tables_of
 
 TABLES = [t.name for t in tables_of("northflank")]
@@ -226,9 +226,11 @@ def test_node_flattening_handles_millisecond_times_and_both_timestamp_forms():
     build["response"] = {"status": "success", "startTime": 1657296265, "endTime": 1657296265123}
     parallel = {"kind": "Workflow", "spec": {"type": "parallel", "steps": [{"kind": "Approval"}]}}
     root = {"kind": "Workflow", "spec": {"type": "sequential", "steps": [build, parallel]}}
-    run = {"project_id": "p", "pipeline_id": "pl", "stage": "production", "id": "r1", "spec": root}
+    columns = {"project_id": "p", "pipeline_id": "pl", "stage": "production"}
 
-    rows = node_rows(run, Scope("p", "pl", "production"))
+    issues = IssueLog("northflank")
+    table = "northflank_release_flow_run_nodes"
+    rows = [conform(table, row, issues) for row in node_rows(columns, "r1", root, "x")]
 
     shape = [(r["path"], r["parent_path"], r["depth"], r["workflow_type"]) for r in rows]
     assert shape == [
@@ -239,9 +241,8 @@ def test_node_flattening_handles_millisecond_times_and_both_timestamp_forms():
     ]
     assert rows[1]["start_time"] == datetime(2022, 7, 8, 16, 4, 25, tzinfo=UTC)  # epoch seconds
     assert rows[1]["end_time"] == datetime(2022, 7, 8, 16, 4, 25, 123000, tzinfo=UTC)  # epoch ms
-    assert rows[2]["spec"] == {"type": "parallel"} and rows[3]["status"] is None
-    space = time_field({"t": "2021-01-01 12:01:00.000Z"}, "t", "x")
-    iso = time_field({"t": "2021-01-01T12:01:00.000Z"}, "t", "x")
+    assert rows[2]["spec"] == {"type": "parallel"} and rows[3]["status"] is None and len(issues) == 0
+    space, iso = parse_time("2021-01-01 12:01:00.000Z"), parse_time("2021-01-01T12:01:00.000Z")
     assert space == iso == datetime(2021, 1, 1, 12, 1, tzinfo=UTC)
 
 
@@ -251,33 +252,6 @@ def test_secret_looking_payload_keys_are_masked():
 
 
 # ----------------------------------------------------------------------------------- incremental
-
-
-def test_scope_state_rereads_only_new_changed_or_moved_unfinished_runs():
-    t0 = datetime(2024, 6, 3, 9, tzinfo=UTC)
-    landed = [
-        RunVersion("old", t0 - timedelta(days=1), True),
-        RunVersion("near", t0 - timedelta(minutes=5), True),
-        RunVersion("top", t0, True),
-        RunVersion("open", t0 - timedelta(days=2), False),
-    ]
-    first = ScopeTracker.from_state(None)
-    assert all(first.needs_details(run) for run in landed)  # a new scope reads everything
-    for run in landed:
-        first.landed(run)
-    state = json.loads(json.dumps(first.to_state()))  # plain JSON, as dlt stores it
-    assert state["watermark"] == t0.isoformat()
-    assert set(state["recent"]) == {"near", "top"} and set(state["unfinished"]) == {"open"}
-
-    tracker = ScopeTracker.from_state(state)
-
-    assert not any(tracker.needs_details(run) for run in landed)  # nothing moved: no detail calls
-    assert tracker.needs_details(RunVersion("new", t0 + timedelta(seconds=1), True))
-    # Stamped just below the watermark (while another page was being read): re-read, not trusted.
-    assert tracker.needs_details(RunVersion("near", t0 - timedelta(minutes=1), True))
-    assert tracker.needs_details(RunVersion("late", t0 - timedelta(minutes=3), True))
-    assert tracker.needs_details(RunVersion("open", t0 - timedelta(days=1), False))  # unfinished, moved
-    assert tracker.needs_details(RunVersion("open", t0 - timedelta(days=2), True))  # now concluded
 
 
 def test_incremental_syncs_read_details_only_for_new_changed_and_unfinished_runs(env, db, nf_sim):

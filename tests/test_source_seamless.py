@@ -151,7 +151,9 @@ def test_incremental_reads_stages_of_changed_and_open_runs_and_keeps_what_a_fail
 
 
 def backlog(db: Path) -> set[str]:
-    return {rid for (rid,) in query(db, "select run_id from cicd_raw.etl_backlog where provider = 'seamless'")}
+    return {
+        rid for (rid,) in query(db, "select run_id from cicd_raw.etl_backlog where provider = 'seamless'")
+    }
 
 
 def open_recent(db: Path, sim) -> int:

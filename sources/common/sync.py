@@ -382,13 +382,14 @@ class SyncRun:
                     item.run_id,
                 )
             else:
-                _extend(rows, details.rows)
+                fitted = {table: self._fit(table, table_rows) for table, table_rows in details.rows.items()}
+                _extend(rows, fitted)
                 tracker.record(item.run_id, details.version, item.position, details.concluded, now)
                 for table, selector in details.complete.items():
-                    self.complete_children.setdefault(table, []).append(
-                        (selector, details.rows.get(table, []))
-                    )
-        yield from self._pages(rows)
+                    self.complete_children.setdefault(table, []).append((selector, fitted.get(table, [])))
+        for table, table_rows in rows.items():
+            if table_rows:
+                yield table_page(table, table_rows)
         done = [
             {"provider": self.provider.name, "scope_key": i.scope_key, "run_id": i.run_id, DONE: True}
             for i, _ in results
@@ -417,9 +418,13 @@ class SyncRun:
 
     def _pages(self, rows: TableRows) -> Iterator[Any]:
         for table, table_rows in rows.items():
-            fitted = [row for row in (conform(table, r, self.issues) for r in table_rows) if row is not None]
+            fitted = self._fit(table, table_rows)
             if fitted:
                 yield table_page(table, fitted)
+
+    def _fit(self, table: str, rows: list[dict]) -> list[dict]:
+        """The rows fitted to their columns; a row without a usable key is left out (a load issue)."""
+        return [row for row in (conform(table, r, self.issues) for r in rows) if row is not None]
 
     def _backlog_pages(self, items: list[BacklogItem], now: datetime) -> Iterator[Any]:
         if not items:
