@@ -61,21 +61,12 @@ def main() -> None:
 )
 def run(providers, duckdb_path, destination, full_refresh, no_models, max_duration) -> None:
     """Load every configured provider, then build the SQL models."""
-    from pipelines.config import ConfigError, resolve_destination, resolve_settings, select_providers
     from pipelines.lock import DestinationBusy, exclusive
-    from pipelines.models import seed_overrides
     from pipelines.progress import show_progress
     from pipelines.runner import format_outcomes, load_providers
 
     seconds = parse_duration(max_duration)
-    try:
-        names = select_providers(providers)
-        settings = resolve_settings(names)
-        target = resolve_destination(destination, duckdb_path)
-        if not no_models:
-            seed_overrides()  # a bad MODELS__SEEDS_DIR is reported before anything loads
-    except ConfigError as exc:
-        _fail(f"configuration: {exc}", EXIT_CONFIG)
+    names, settings, target = _configuration(providers, destination, duckdb_path, models=not no_models)
     click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
     try:
         with exclusive(target, "cicd-etl run"):
@@ -93,6 +84,29 @@ def run(providers, duckdb_path, destination, full_refresh, no_models, max_durati
         landed = [o.provider for o in outcomes if o.ok]
         note = f" ({', '.join(landed)} loaded)" if landed else ""
         _fail(f"failed: {', '.join(failed)}{note}", EXIT_FAILED)
+
+
+def _configuration(providers, destination, duckdb_path, *, models: bool):
+    """The providers, their settings and the destination; every problem is named at once (exit 2)
+    before anything loads or any database is created."""
+    from pipelines.config import ConfigError, resolve_destination, resolve_settings, select_providers
+    from pipelines.models import seed_overrides
+
+    problems, names, settings, target = [], [], {}, None
+    try:
+        names = select_providers(providers)
+        settings = resolve_settings(names)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    try:
+        target = resolve_destination(destination, duckdb_path)
+        if models:
+            seed_overrides()  # a bad MODELS__SEEDS_DIR
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        _fail("configuration: " + "\n".join(problems), EXIT_CONFIG)
+    return names, settings, target
 
 
 def _fail(message: str, code: int):
