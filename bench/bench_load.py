@@ -46,9 +46,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.progress import is_detail_endpoint  # noqa: E402
 from simulator import launch  # noqa: E402
 from sources.common import HttpSettings  # noqa: E402
+from sources.registry import SPECS  # noqa: E402
 
 CLOCK = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
@@ -82,7 +82,7 @@ class Measured:
             for p, endpoints in self.requests.items()
             if provider in (None, p)
             for endpoint, n in endpoints.items()
-            if details is None or is_detail_endpoint(endpoint) == details
+            if details is None or SPECS[p].is_detail(endpoint) == details
         ]
         return sum(counts)
 

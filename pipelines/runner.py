@@ -94,6 +94,8 @@ def load_providers(
     `settings` are each provider's resolved settings (pipelines.config.resolve_settings); resolved here
     when not given, with `source_kwargs` (per provider) overriding what the configuration says (a
     ConfigError is raised before anything is touched)."""
+    for name in providers:
+        SYNC_RUNS.pop(name, None)  # the progress line shows this run's syncs only
     overrides = source_kwargs or {}
     settings = settings or {name: SPECS[name].resolve(overrides.get(name)) for name in providers}
     deadline = time.monotonic() + max_duration_s if max_duration_s else None

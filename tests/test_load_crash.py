@@ -151,6 +151,6 @@ def test_a_load_killed_mid_extract_mid_normalize_mid_load_and_at_random_then_re_
 
     assert done.returncode == 0, f"{ws.describe()}\n{done.stdout}\n{done.stderr[-3000:]}"
     for provider in PROVIDERS:
-        assert f"\n{provider:<11} ok " in "\n" + done.stdout, done.stdout
+        assert f"\n{provider:<11} success " in "\n" + done.stdout, done.stdout
     assert duplicate_keys(ws.db) == {}, ws.describe()
     assert diff(reference.content, snapshot(ws.db)) == [], ws.describe()

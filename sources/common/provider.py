@@ -27,6 +27,7 @@ class ProviderSpec:
     credentials: str = ""  # where to create the credential and what it needs (docs, errors)
     simulator: str = ""  # the simulator module serving this API
     validate: Callable[[Mapping[str, Any]], list[str]] = lambda values: []  # rules across settings
+    detail_endpoints: tuple[str, ...] = ()  # endpoint templates (or their endings) that read one run
 
     @property
     def all_settings(self) -> tuple[Setting, ...]:
@@ -36,6 +37,11 @@ class ProviderSpec:
     @property
     def tables(self) -> list[raw_tables.RawTable]:
         return raw_tables.tables_of(self.name)
+
+    def is_detail(self, endpoint: str) -> bool:
+        """Whether a call to this endpoint template reads one run (its details), not a list."""
+        template = endpoint.split("?")[0].removeprefix("GET ")
+        return template.endswith(self.detail_endpoints)
 
     def setting(self, name: str) -> Setting:
         return next(s for s in self.all_settings if s.name == name)

@@ -26,7 +26,7 @@ from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Scop
 
 from . import rows
 from .api import api_url, get_run, list_environments, run_pages
-from .settings import ENVIRONMENTS_TABLE, JOBS_TABLE, LOOKBACK, PROVIDER, RUNS_TABLE, SETTINGS
+from .settings import ENVIRONMENTS_TABLE, JOBS_TABLE, LOOKBACK, PROVIDER, RUN, RUNS_TABLE, SETTINGS
 
 
 class GoRulesSync(ProviderSync):
@@ -96,6 +96,7 @@ SPEC = ProviderSpec(
     credentials="BRMS > your profile > Personal access tokens; the token's user must be able to read the "
     "projects (deployment runs and environments).",
     simulator="simulator.gorules",
+    detail_endpoints=(RUN,),
 )
 
 __all__ = ["SPEC", "GoRulesSync"]

@@ -174,6 +174,7 @@ SPEC = ProviderSpec(
     credentials="Account or team settings > API > Tokens; the token needs Project > Pipelines > General > "
     "Read and Project > Workflows > Runs > Read.",
     simulator="simulator.northflank",
+    detail_endpoints=(RELEASE_FLOW_RUN, WORKFLOW_RUN),
 )
 
 __all__ = ["SPEC", "NorthflankSync", "log"]

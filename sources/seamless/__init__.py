@@ -37,6 +37,7 @@ from .settings import (
     SECRET_FIELDS,
     SERVICES_TABLE,
     SETTINGS,
+    STAGES,
     STAGES_TABLE,
     TREE_READ_MIN_RUNS,
 )
@@ -175,6 +176,7 @@ SPEC = ProviderSpec(
     credentials="a GitHub OAuth user token (what the Seamless web app signs in with) of a user of the "
     "deployment; each Seamless request costs one call of that token's GitHub rate limit (5,000/h).",
     simulator="simulator.seamless",
+    detail_endpoints=(STAGES,),
 )
 
 __all__ = ["PIPELINE", "SPEC", "SeamlessSync"]

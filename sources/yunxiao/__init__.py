@@ -116,6 +116,7 @@ SPEC = ProviderSpec(
     "AliyunRDCReadOnlyAccess policy (or devops:Get*/List* on Flow); oapi: a personal access token "
     "(Yunxiao > personal settings > Personal access tokens) with read access to Flow pipelines.",
     simulator="simulator.yunxiao",
+    detail_endpoints=("/{pipelineRunId}",),
 )
 
 __all__ = ["SPEC", "YunxiaoSync"]
