@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from sources.common.secrets import drop_fields
+
 from .settings import FINISHED_STATUSES, OPEN_STATUSES, SECRET_FIELDS
 
 
@@ -24,14 +26,14 @@ def version(run: dict) -> str:
 
 
 def environment_row(env: dict, project_id: str) -> dict:
-    row = drop_secrets(env)
+    row = drop_fields(env, SECRET_FIELDS)
     row.setdefault("projectId", project_id)
     return row
 
 
 def run_rows(run: dict, project_id: str) -> tuple[dict, list[dict]]:
     """(run row, job rows): jobs leave the run row; each job gets `run_id` and its environment flattened."""
-    row = drop_secrets(run)
+    row = drop_fields(run, SECRET_FIELDS)
     jobs = row.pop("jobs", None)
     row.setdefault("projectId", project_id)
     job_rows = (
@@ -51,12 +53,3 @@ def _job_row(job: dict, run_id: Any, project_id: str) -> dict:
         row["environment_key"] = environment.get("key")
     row.setdefault("projectId", project_id)
     return row
-
-
-def drop_secrets(value: Any) -> Any:
-    """A copy without secret fields at any depth (an environment may also be nested elsewhere)."""
-    if isinstance(value, dict):
-        return {k: drop_secrets(v) for k, v in value.items() if k not in SECRET_FIELDS}
-    if isinstance(value, list):
-        return [drop_secrets(v) for v in value]
-    return value

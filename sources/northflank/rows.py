@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from sources.common import PayloadError
+from sources.common.secrets import mask_fields
 
-from .settings import MASK, PROVIDER, SECRET_KEY
+from .settings import PROVIDER, SECRET_KEY
 
 Row = dict[str, Any]
 SUMMARY_FIELDS = ("name", "description", "status", "concluded")
@@ -115,8 +116,4 @@ def _object(value: Any) -> Row:
 
 def mask_secrets(value: Any) -> Any:
     """A copy of a JSON value with the values of secret-looking keys replaced by `***`."""
-    if isinstance(value, dict):
-        return {k: MASK if SECRET_KEY.search(k) else mask_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
-    return value
+    return mask_fields(value, SECRET_KEY)

@@ -62,4 +62,3 @@ LOOKBACK = timedelta(minutes=15)
 # Payload keys whose values are masked before rows are yielded (run arguments, node specs and outputs
 # are user-defined and could carry credentials).
 SECRET_KEY = re.compile(r"(?i)secret|passw|token|api[-_]?key|private[-_]?key|credential")
-MASK = "***"

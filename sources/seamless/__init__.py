@@ -24,6 +24,7 @@ from typing import Any
 
 from sources.common import BearerAuth, PayloadError, ProviderClient, time_or_none
 from sources.common.provider import ProviderSpec, http_settings, windows
+from sources.common.secrets import drop_fields
 from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Result, Scope, Skipped, TableRows
 
 from . import api
@@ -165,7 +166,7 @@ def _details(run_id: str, stages: list[Any]) -> Details:
 
 
 def _without_secrets(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k not in SECRET_FIELDS}
+    return drop_fields(row, SECRET_FIELDS)
 
 
 SPEC = ProviderSpec(
