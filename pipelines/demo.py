@@ -86,9 +86,7 @@ def summary_table(duckdb_path: Path) -> str:
                    where environment = 'PRODUCTION' group by provider"""
             ).fetchall()
         )
-        dora = con.execute(
-            "select * from analytics.mart_dora_summary where is_all_services and period = 'current'"
-        ).df()
+        dora = con.execute("select * from analytics.mart_dora_summary where is_all_services").df()
     lines = [
         f"{'provider':<11} {'runs':>7} {'success':>8} {'failed':>7} {'unfinished':>10} "
         f"{'p50 run':>9} {'prod deploys':>12}"
@@ -104,7 +102,7 @@ def summary_table(duckdb_path: Path) -> str:
 
 
 def dora_line(overall) -> str:
-    """The all-services row of mart_dora_summary (current period) in one line, each measure worded as the
+    """The all-services row of mart_dora_summary (its current window) in one line, each measure worded as the
     report's headline words it (the same window, the same formats and tiers)."""
     from report.tables import DORA_MEASURES, rated
 

@@ -3,7 +3,7 @@ filters, and one query per section.
 
 Every query applies the report's window ($start < finished_at <= $end, or the ISO weeks overlapping it),
 providers and services, so a notebook cell only fetches a frame, says so in words when it is empty, and
-otherwise shows it. The DORA measures, their previous period, tiers and thresholds, the all-services
+otherwise shows it. The DORA measures, their previous window, tiers and thresholds, the all-services
 trends and the freshness of each provider come from their marts as built (`mart_dora_summary`,
 `mart_dora_benchmarks`, `mart_dora_weekly`, `mart_provider_freshness`); the report computes no metric
 of its own from the facts. Models built before these columns existed are refused with the command that
@@ -39,7 +39,7 @@ UNIT_TIMED = "timing_source = 'unit'"  # stage units with times of their own (fc
 
 # What this report reads that models of an older cicd-etl lack (a table's newest columns).
 REQUIRED_COLUMNS = {
-    "mart_dora_summary": {"period", "data_start", "days_covered", "window_end"},
+    "mart_dora_summary": {"data_start", "days_covered", "window_end", "previous_days_covered"},
     "mart_dora_weekly": {"is_all_services", "is_complete_week"},
     "mart_dora_benchmarks": {"tier", "unit"},
     "mart_metric_coverage": {"reason", "reason_order", "rows_with_reason", "detail"},
@@ -200,7 +200,7 @@ def _dora_window(con) -> DoraWindow:
     """The summary's current all-services row (always there: the mart has it whatever was loaded)."""
     (start, end, days, year, data_start, covered), = con.execute(
         """select window_start, window_end, window_days, report_year, data_start, days_covered
-           from analytics.mart_dora_summary where is_all_services and period = 'current'"""
+           from analytics.mart_dora_summary where is_all_services"""
     ).fetchall()  # fmt: skip
     return DoraWindow(
         start=pd.Timestamp(start),
@@ -241,15 +241,19 @@ def runs_loaded(r: Report) -> dict[str, int]:
 # --- DORA (mart_dora_summary, mart_dora_weekly) ----------------------------------------------------
 
 
-def dora_summary(r: Report, period: str = "current") -> pd.DataFrame:
-    """The summary's rows of `period` (current: the DORA window; previous: the window of the same
-    length before it) for the selected services, and the all-services row."""
+def dora_summary(r: Report) -> pd.DataFrame:
+    """The summary's rows of the selected services and its all-services row: the DORA window's measures
+    and, as `previous(column)`, the same over the window of the same length before it."""
     return r.sql(
         f"""select * from analytics.mart_dora_summary
-            where period = $period and (is_all_services or ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS}))
-            order by is_all_services desc, deployments desc, service""",
-        period=period,
+            where is_all_services or ({IN_SERVICES} and {DEPLOYED_BY_PROVIDERS})
+            order by is_all_services desc, deployments desc, service"""
     )
+
+
+def previous(column: str) -> str:
+    """mart_dora_summary's column holding `column` over the previous window (previous_<column>)."""
+    return f"previous_{column}"
 
 
 def dora_benchmarks(r: Report) -> pd.DataFrame:

@@ -1,26 +1,23 @@
-"""The report's opening bullets: what changed against the previous period, in three to five sentences,
-from the marts (the DORA summary and its previous period, weekly run health, provider freshness)."""
+"""The report's opening bullets: what changed against the previous window, in three to five sentences,
+from the marts (the DORA summary and its previous window, weekly run health, provider freshness)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from report.data import previous
 from report.style import ALL_SERVICES
 from report.tables import DORA_MEASURES, change, failure_rate, moment, percent, rated
 
 
 def what_changed(
-    summary: pd.DataFrame,
-    previous: pd.DataFrame,
-    health: pd.DataFrame,
-    health_before: pd.DataFrame,
-    fresh: pd.DataFrame,
+    summary: pd.DataFrame, health: pd.DataFrame, health_before: pd.DataFrame, fresh: pd.DataFrame
 ) -> list[str]:
-    """`summary` and `previous` are data.dora_summary's current and previous periods, `health`
-    data.run_health (weekly rows), `health_before` data.run_health_before (per provider)."""
+    """`summary` is data.dora_summary (each row with its previous window), `health` data.run_health
+    (weekly rows), `health_before` data.run_health_before (per provider)."""
     runs_now = health.groupby("provider").sum(numeric_only=True).reset_index() if not health.empty else health
     bullets = [
-        _dora_bullet(summary, previous),
+        _dora_bullet(summary),
         _runs_bullet(runs_now, health_before),
         _weakest_bullet(summary),
         _freshness_bullet(fresh),
@@ -28,24 +25,23 @@ def what_changed(
     return [b for b in bullets if b]
 
 
-def _dora_bullet(summary: pd.DataFrame, previous: pd.DataFrame) -> str | None:
+def _dora_bullet(summary: pd.DataFrame) -> str | None:
     now = summary[summary.is_all_services].iloc[0]
     if now.deployments + now.failed_deployments == 0:
         return "**DORA:** no concluded production deployment in the window, so nothing to rate."
-    before = previous[previous.is_all_services].iloc[0]
-    compared = before.days_covered > 0  # the previous period has data to compare with
+    compared = now.previous_days_covered > 0  # the previous window has data to compare with
     count = f"{int(now.deployments):,} successful production deployments"
     if compared:
-        count += f" (previous period {int(before.deployments):,})"
+        count += f" (previous period {int(now.previous_deployments):,})"
     measures = []
     for column, (tier, heading, fmt, fmt_change, higher) in DORA_MEASURES.items():
         text = f"{heading} {rated(now[column], now[tier], fmt)}"
-        moved = change(now[column], before[column], fmt_change, higher)
+        moved = change(now[column], now[previous(column)], fmt_change, higher)
         if compared and moved != "–":
-            tier_was = before[tier] if isinstance(before[tier], str) else "unrated"
+            tier_was = now[previous(tier)] if isinstance(now[previous(tier)], str) else "unrated"
             text += " [no change]" if moved == "no change" else f" [{moved}; was {tier_was}]"
         measures.append(text)
-    note = "" if compared else f" (no data in the {int(before.window_days)} days before to compare with)"
+    note = "" if compared else f" (no data in the {int(now.window_days)} days before to compare with)"
     return f"**DORA, all services:** {count}; " + "; ".join(measures) + note + "."
 
 

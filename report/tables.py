@@ -1,5 +1,5 @@
 """The report's words and tables: the header, the "data as of" boxes, the DORA headline with its change
-against the previous period, and the per-section tables, formatted as a person would say the values."""
+against the previous window, and the per-section tables, formatted as a person would say the values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import html
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from report.data import OUTCOMES, Report
+from report.data import OUTCOMES, Report, previous
 from report.style import ALL_SERVICES
 
 LOAD_STATE = {"success": "ok", "partial": "warn", "failed": "bad"}
@@ -152,26 +152,25 @@ def change(now, before, fmt_change, higher_is_better: bool) -> str:
     return f"{fmt_change(delta)} {'▲' if delta > 0 else '▼'} {'better' if better else 'worse'}"
 
 
-def dora_table(summary: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+def dora_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Per service: production deployments, each measure with its tier, and its change against the
-    previous period (mart_dora_summary's rows of period 'previous'; '–' where either has no value). No
-    change columns when the previous period has no data at all (the window note says so)."""
-    before = previous.set_index("service")
-    compared = bool((previous.days_covered > 0).any())
+    previous window (mart_dora_summary's previous_* columns; '–' where either has no value). No change
+    columns when the previous window has no data at all (the window note says so)."""
+    compared = bool((summary.previous_days_covered > 0).any())
     table = {"service": summary.service, "production deployments": summary.deployments.astype("int64")}
     for column, (tier, heading, fmt, fmt_change, higher) in DORA_MEASURES.items():
         table[heading] = [rated(v, t, fmt) for v, t in zip(summary[column], summary[tier], strict=True)]
         if compared:
             table[f"Δ {heading.split(' (')[0]}"] = [
-                change(v, before[column].get(s), fmt_change, higher)
-                for s, v in zip(summary.service, summary[column], strict=True)
+                change(now, before, fmt_change, higher)
+                for now, before in zip(summary[column], summary[previous(column)], strict=True)
             ]
     return pd.DataFrame(table)
 
 
-def dora_window_note(r: Report, overall, previous) -> str:
+def dora_window_note(r: Report, overall) -> str:
     """The DORA window, its deployments, how much of it has data, and what the change is measured
-    against (`previous`: the summary's all-services row of the period before)."""
+    against (`overall`: the summary's all-services row, its previous window in its previous_* columns)."""
     dora = r.dora
     note = (
         f"DORA window: **{dora.start:%Y-%m-%d %H:%M} to {dora.end:%Y-%m-%d %H:%M} UTC** ({dora.days} days), "
@@ -181,10 +180,11 @@ def dora_window_note(r: Report, overall, previous) -> str:
     )
     if dora.data_start is not None and dora.days_covered < dora.days:
         note += f" The data covers {dora.days_covered} of these {dora.days} days."
-    if previous.days_covered > 0:
+    if overall.previous_days_covered > 0:
+        start, end = overall.previous_window_start, overall.previous_window_end
         note += (
-            f" Δ: the change against the {dora.days} days before ({previous.window_start:%Y-%m-%d %H:%M} to "
-            f"{previous.window_end:%Y-%m-%d %H:%M} UTC; data covers {int(previous.days_covered)} of them)."
+            f" Δ: the change against the {dora.days} days before ({start:%Y-%m-%d %H:%M} to "
+            f"{end:%Y-%m-%d %H:%M} UTC; data covers {int(overall.previous_days_covered)} of them)."
         )
     else:
         note += f" No data in the {dora.days} days before, so no change is shown."

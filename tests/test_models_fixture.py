@@ -401,7 +401,7 @@ def test_dora_weekly_all_services_rows_measure_every_services_deployments_togeth
 
 
 def test_dora_summary_window_ends_at_the_as_of_time_and_starts_with_the_data(warehouse):
-    summary = warehouse.by("select * from analytics.mart_dora_summary where period = 'current'", "service")
+    summary = warehouse.by("select * from analytics.mart_dora_summary", "service")
     assert set(summary) == {"(all services)", "checkout", "storefront", "pricing-rules", "billing"}
     # window: 90 days ending at the build's as-of time (var as_of, Monday 2024-03-11 00:00)
     everything = summary["(all services)"]
@@ -636,7 +636,7 @@ def test_deployment_frequency_tier_over_a_short_window(warehouse, tmp_path):
     rows = Warehouse("duckdb", None, duckdb_connect(copy), kwargs)
 
     build_models(**kwargs, run_tests=False, vars={**AS_OF, "dora_window_days": 7})
-    summary = rows.by("select * from analytics.mart_dora_summary where period = 'current'", "service")
+    summary = rows.by("select * from analytics.mart_dora_summary", "service")
     # checkout: the week of 03-04 has 2 deployment days → high (>= 1); no complete month: 2 x 30.4375 / 7
     assert summary["checkout"]["days_covered"] == 7
     assert summary["checkout"]["deployment_days_per_week_p50"] == approx(2)
@@ -650,7 +650,7 @@ def test_deployment_frequency_tier_over_a_short_window(warehouse, tmp_path):
 
     # the 2021 report's thresholds on the same window (and the data tests pass on it)
     build_models(**kwargs, vars={**AS_OF, "dora_window_days": 7, "dora_report_year": 2021})
-    summary = rows.by("select * from analytics.mart_dora_summary where period = 'current'", "service")
+    summary = rows.by("select * from analytics.mart_dora_summary", "service")
     assert summary["checkout"]["report_year"] == 2021
     assert summary["checkout"]["deployment_frequency_tier"] == "high"  # 8.7 days per month (pro-rated) >= 1
     assert summary["checkout"]["change_failure_rate_tier"] == "low"  # 1/3 > 30 %

@@ -930,9 +930,7 @@ def test_dora_summary_all_services_row_over_the_window_ending_at_the_clock(built
         "change_failure_rate": _rate(failed, len(succeeded) + failed),
         "recovery_time_p50_hours": _p(in_window["recovery_sec"], 0.5) / 3600,
     }
-    actual = built.frame(
-        "select * from analytics.mart_dora_summary where is_all_services and period = 'current'"
-    )
+    actual = built.frame("select * from analytics.mart_dora_summary where is_all_services")
     assert len(actual) == 1
     row = actual.iloc[0]
     assert pd.Timestamp(row["window_end"]) == window_end.tz_convert("UTC").tz_localize(None)

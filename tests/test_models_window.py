@@ -5,8 +5,9 @@ PostgreSQL. Expected values are computed by hand from the fixture rows (the comm
 - A service with 10 days of daily deployments in a 90-day window is rated on its 10 days (elite), not
   on 90 days that are mostly before its data.
 - A partial last week is not rated as a low one: the median is over complete ISO weeks.
-- The summary also rates the period of the same length before the window (the report's change column),
-  and the weekly mart has one all-services row per environment and week (the report's trend lines).
+- The summary has one row per service (and one for all services); it also rates the window of the same
+  length before (its previous_* columns: the report's change column), and the weekly mart has one
+  all-services row per environment and week (the report's trend lines).
 - A GoRules run with three jobs contributes its time once: the jobs have no times of their own, so
   their (run's) span is not stage time; the run's duration counts once, in run health.
 - A record deleted at the provider (raw deleted_at), or whose run or scope is, is in no model but
@@ -45,8 +46,13 @@ def approx(value: float) -> Any:
     return pytest.approx(value, rel=1e-9, abs=1e-9)
 
 
-def summary(warehouse: Warehouse, period: str = "current") -> dict[str, dict[str, Any]]:
-    return warehouse.by(f"select * from analytics.mart_dora_summary where period = '{period}'", "service")
+def summary(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+    return warehouse.by("select * from analytics.mart_dora_summary", "service")
+
+
+def previous(row: dict[str, Any], *columns: str) -> tuple:
+    """A summary row's values of `columns` over its previous window (the previous_* columns)."""
+    return tuple(row[f"previous_{column}"] for column in columns)
 
 
 def test_the_window_ends_at_the_as_of_time(warehouse):
@@ -58,21 +64,31 @@ def test_the_window_ends_at_the_as_of_time(warehouse):
     assert [str(row["as_of"]) for row in freshness] == ["2024-03-08 18:00:00"]  # the same as-of time
 
 
-def test_the_previous_period_is_the_window_of_the_same_length_before(warehouse):
-    current, previous = summary(warehouse), summary(warehouse, "previous")
-    assert set(previous) == set(current)  # every service has both periods
-    before = previous["(all services)"]
-    assert (str(before["window_start"]), str(before["window_end"])) == (
+def test_the_summary_has_one_row_per_service_and_one_for_all_services(warehouse):
+    rows = warehouse.rows("select service, is_all_services from analytics.mart_dora_summary order by service")
+    assert rows == [
+        {"service": "(all services)", "is_all_services": True},
+        {"service": "daily", "is_all_services": False},
+        {"service": "fresh", "is_all_services": False},
+        {"service": "rules-3", "is_all_services": False},
+    ]
+    everything = warehouse.rows("select * from analytics.mart_dora_summary where is_all_services")
+    assert len(everything) == 1 and "period" not in everything[0]
+
+
+def test_the_previous_window_is_the_one_of_the_same_length_before(warehouse):
+    before = summary(warehouse)["(all services)"]
+    assert tuple(map(str, previous(before, "window_start", "window_end"))) == (
         "2023-09-10 18:00:00",
         "2023-12-09 18:00:00",
     )
     # the data begins on 02-26, after that window: nothing to rate, rather than a low rating
-    for row in previous.values():
-        assert (row["days_covered"], row["deployments"], row["complete_weeks"]) == (0, 0, 0)
-        assert row["deployment_days_per_week_p50"] is None and row["deployment_frequency_tier"] is None
+    for row in summary(warehouse).values():
+        assert previous(row, "days_covered", "deployments", "complete_weeks") == (0, 0, 0)
+        assert previous(row, "deployment_days_per_week_p50", "deployment_frequency_tier") == (None, None)
 
 
-def test_a_short_window_compares_with_the_period_before_it(warehouse, tmp_path):
+def test_a_short_window_compares_with_the_window_before_it(warehouse, tmp_path):
     """dora_window_days=7: current (03-01 18:00, 03-08 18:00], previous (02-23 18:00, 03-01 18:00]. Built
     on a copy of the DuckDB file (the window is engine-independent SQL), so the other tests keep theirs."""
     if warehouse.engine != "duckdb":
@@ -86,29 +102,25 @@ def test_a_short_window_compares_with_the_period_before_it(warehouse, tmp_path):
         vars={**AS_OF, "dora_window_days": 7},
     )
     rows = Warehouse("duckdb", None, duckdb_connect(copy), {})
-    current, previous = summary(rows), summary(rows, "previous")
+    rated = summary(rows)
     # fresh, current: 03-02, 03-03, 03-04 in 7 days, no complete week: 3 x 7 / 7 = 3 a week (high);
     # previous: from its data start 02-26 00:00 to 03-01 18:00 (4.75 days, 5 counted), deployments on
     # 02-26 .. 03-01: 5 x 7 / 5 = 7 (elite)
-    fresh = (current["fresh"], previous["fresh"])
-    assert [(r["days_covered"], r["deployment_days"]) for r in fresh] == [(7, 3), (5, 5)]
-    assert [r["deployment_days_per_week_p50"] for r in fresh] == [approx(3), approx(7)]
-    assert [r["deployment_frequency_tier"] for r in fresh] == ["high", "elite"]
+    fresh = rated["fresh"]
+    measures = "days_covered", "deployment_days", "deployment_days_per_week_p50", "deployment_frequency_tier"
+    assert tuple(fresh[m] for m in measures) == (7, 3, approx(3), "high")
+    assert previous(fresh, *measures) == (5, 5, approx(7), "elite")
     # daily, previous: 02-28 00:00 .. 03-01 18:00 (2.75 days, 3 counted), 3 deployment days: 7 a week
-    assert (previous["daily"]["days_covered"], previous["daily"]["deployment_days"]) == (3, 3)
-    assert current["daily"]["deployment_days_per_week_p50"] == approx(7)  # 03-02 .. 03-08
-    # rules-3's data begins 03-04, after the previous period: no rating there
-    assert (previous["rules-3"]["days_covered"], previous["rules-3"]["deployment_frequency_tier"]) == (
-        0,
-        None,
-    )
-    everything = (current["(all services)"], previous["(all services)"])
+    assert previous(rated["daily"], "days_covered", "deployment_days") == (3, 3)
+    assert rated["daily"]["deployment_days_per_week_p50"] == approx(7)  # 03-02 .. 03-08
+    # rules-3's data begins 03-04, after the previous window: no rating there
+    assert previous(rated["rules-3"], "days_covered", "deployment_frequency_tier") == (0, None)
+    everything = rated["(all services)"]
     # all services: 3 + 7 + 1 deployments now (7 distinct days), 5 + 3 before (02-26 .. 03-01: 5 days)
-    assert [(r["deployments"], r["deployment_days"], r["days_covered"]) for r in everything] == [
-        (11, 7, 7),
-        (8, 5, 5),
-    ]
-    assert str(everything[1]["window_end"]) == str(everything[0]["window_start"]) == "2024-03-01 18:00:00"
+    counts = ("deployments", "deployment_days", "days_covered")
+    assert (tuple(everything[c] for c in counts), previous(everything, *counts)) == ((11, 7, 7), (8, 5, 5))
+    assert str(everything["previous_window_end"]) == str(everything["window_start"]) == "2024-03-01 18:00:00"
+    assert str(everything["previous_window_start"]) == "2024-02-23 18:00:00"
 
 
 def test_ten_days_of_daily_deployments_are_rated_on_their_ten_days(warehouse):

@@ -204,8 +204,8 @@ def test_freshness_mart_states_each_providers_last_load_backlog_and_activity(war
 
 def test_the_report_window_is_the_dora_window_unless_another_is_chosen(warehouse):
     (start, end, days), = query(
-        warehouse, "select window_start, window_end, window_days from analytics.mart_dora_summary "
-        "where is_all_services and period = 'current'",
+        warehouse,
+        "select window_start, window_end, window_days from analytics.mart_dora_summary where is_all_services",
     )  # fmt: skip
     report = data.open_report(warehouse)
     assert (report.start, report.end, report.on_dora_window) == (pd.Timestamp(start), pd.Timestamp(end), True)
@@ -216,7 +216,7 @@ def test_the_report_window_is_the_dora_window_unless_another_is_chosen(warehouse
     assert (shorter.end, shorter.end - shorter.start, shorter.on_dora_window) == (
         pd.Timestamp(end), pd.Timedelta(days=7), False)  # fmt: skip
     note = tables.dora_window_note(
-        shorter, pd.Series({"deployments": 1, "failed_deployments": 0}), pd.Series({"days_covered": 0})
+        shorter, pd.Series({"deployments": 1, "failed_deployments": 0, "previous_days_covered": 0})
     )
     assert "differs from the one the models were built for" in note
     assert "No data in the 90 days before, so no change is shown." in note
@@ -237,7 +237,7 @@ def test_the_critical_path_follows_what_the_runs_end_waited_for():
     assert list(units.stage[data.critical_path(units)]) == ["build", "test", "deploy"]
 
 
-def test_the_change_column_and_the_summary_compare_with_the_period_before(warehouse, tmp_path):
+def test_the_change_column_and_the_summary_compare_with_the_window_before(warehouse, tmp_path):
     """A 3-day DORA window (built on a copy): current (03-05, 03-08], previous (03-02, 03-05]. All
     services deployed on 03-05 and 03-06 (2 days in 3: 4.7 a week) and before on 03-04 only (the data
     begins 03-01, so the previous period is covered: 1 day in 3, 2.3 a week)."""
@@ -250,17 +250,16 @@ def test_the_change_column_and_the_summary_compare_with_the_period_before(wareho
         vars={"as_of": AS_OF, "dora_window_days": 3},
     )
     report = data.open_report(copy)
-    current, previous = data.dora_summary(report), data.dora_summary(report, "previous")
+    rated = data.dora_summary(report)
     report.con.close()
-    overall = tables.dora_table(current, previous).iloc[0]
-    everything = previous[previous.is_all_services].iloc[0]
+    overall = tables.dora_table(rated).iloc[0]
     assert "Δ: the change against the 3 days before (2024-03-02 00:00 to 2024-03-05 00:00 UTC" in (
-        tables.dora_window_note(report, current.iloc[0], everything)
+        tables.dora_window_note(report, rated.iloc[0])
     )
     assert overall["service"] == "(all services)"
     assert overall["deployment frequency"] == "4.7 days/week (high)"
     assert overall["Δ deployment frequency"] == "+2.3 days/week ▲ better"
-    bullet = summary.what_changed(current, previous, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())[0]
+    bullet = summary.what_changed(rated, pd.DataFrame(), pd.DataFrame(), pd.DataFrame())[0]
     assert "deployment frequency 4.7 days/week (high) [+2.3 days/week ▲ better; was high]" in bullet
     assert "(previous period " in bullet
 
@@ -558,9 +557,7 @@ def test_the_pages_headline_numbers_are_the_marts(page, warehouse):
     """The page's all-services row shows the mart's current all-services values, each as the report
     words it (the demo's printed line uses the same words: tests/test_demo.py)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        mart = con.execute(
-            "select * from analytics.mart_dora_summary where is_all_services and period = 'current'"
-        ).df().iloc[0]  # fmt: skip
+        mart = con.execute("select * from analytics.mart_dora_summary where is_all_services").df().iloc[0]
     row = page.eval_on_selector(
         "xpath=//table[caption[text()='The four keys, per service']]//tbody/tr[1]",
         "tr => [...tr.cells].map(c => c.textContent.trim())",

@@ -1,13 +1,14 @@
 {#- The four DORA measures per service and for all services together, over a window of production
-    deployments and over the period before it, rated by the benchmark tiers (mart_dora_benchmarks).
-    Grain: service x period.
-    Window (period = 'current'): `dora_window_days` (var, default 90) days ending at the build's as-of
-    time (var `as_of`, default: when the build started; macro as_of), i.e. window_start < finished_at <=
-    window_end. Period 'previous': the window of the same length ending where the current one starts,
-    so a reader can say what changed. No day before a service's first loaded data counts
-    (int_services__data_start; the all-services row starts at the earliest): the window a service is
-    rated on runs from max(window_start, data_start), and days_covered says how many days that is (0
-    when the data starts after the window: no measure, no tier).
+    deployments, rated by the benchmark tiers (mart_dora_benchmarks); and the same over the period
+    before it, as `previous_*` columns of the same row, so a reader can say what changed.
+    Grain: service (one row each, plus the all-services row).
+    Window: `dora_window_days` (var, default 90) days ending at the build's as-of time (var `as_of`,
+    default: when the build started; macro as_of), i.e. window_start < finished_at <= window_end. The
+    previous period is the window of the same length ending at window_start. Both are rows of `windows`,
+    measured by the same CTEs, and pivoted into one row per service at the end. No day before a
+    service's first loaded data counts (int_services__data_start; the all-services row starts at the
+    earliest): a window is rated from max(its start, data_start), and days_covered says how many days
+    that is (0 when the data starts after the window: no measure, no tier).
     - Deployment frequency: distinct days with >= 1 successful production deployment, per ISO week,
       median over the COMPLETE weeks inside the covered window (weeks without deployments count 0; a
       partial first or last week is left out, never counted as a low one); likewise per complete
@@ -22,6 +23,15 @@
       the same service and environment (failures in the window that have recovered). -#}
 {%- set window_days = var('dora_window_days', 90) | int -%}
 {%- set report_year = var('dora_report_year', 2023) | int -%}
+{#- the columns measured per window: the current window's, and each again as previous_<column> -#}
+{%- set window_columns = [
+    'window_start', 'window_end', 'days_covered', 'complete_weeks', 'complete_months',
+    'deployments', 'deployment_days', 'deployment_days_per_week_p50', 'deployment_days_per_month_p50',
+    'deployment_days_per_six_months', 'deployment_frequency_tier',
+    'lead_time_deployments', 'lead_time_p50_hours', 'lead_time_p90_hours', 'lead_time_tier',
+    'failed_deployments', 'change_failure_rate', 'change_failure_rate_tier',
+    'recoveries', 'recovery_time_p50_hours', 'recovery_time_tier',
+] -%}
 
 with production as (
     select service, finished_at, result, lead_time_sec, recovery_sec
@@ -30,7 +40,7 @@ with production as (
       and finished_at is not null
 ),
 
-periods as (
+windows as (
     select
         cast('current' as {{ dbt.type_string() }}) as period,
         {{ dbt.dateadd('day', -window_days, as_of()) }} as window_start,
@@ -64,11 +74,11 @@ covered as (
         services.is_all_services,
         case when services.is_all_services then earliest_start.data_start else data_starts.data_start end
             as data_start,
-        periods.period,
-        periods.window_start,
-        periods.window_end
+        windows.period,
+        windows.window_start,
+        windows.window_end
     from services
-    cross join periods
+    cross join windows
     cross join earliest_start
     left join data_starts
         on services.service = data_starts.service
@@ -98,11 +108,11 @@ service_days as (
 ),
 
 in_window as (
-    select production.*, periods.period
+    select production.*, windows.period
     from production
-    inner join periods
-        on production.finished_at > periods.window_start
-        and production.finished_at <= periods.window_end
+    inner join windows
+        on production.finished_at > windows.window_start
+        and production.finished_at <= windows.window_end
 ),
 
 assigned as (
@@ -129,9 +139,9 @@ deployment_days as (
     where result = 'SUCCESS'
 ),
 
--- both periods: from the previous window's start
+-- both windows: from the previous one's start
 first_start as (
-    select min(window_start) as window_start from periods
+    select min(window_start) as window_start from windows
 ),
 
 week_numbers as (
@@ -328,50 +338,49 @@ tiers as (
           )
     ) as matching
     where tier_order = 1
+),
+
+rated as (
+    select
+        summary.*,
+        deployment_frequency.tier as deployment_frequency_tier,
+        lead_time.tier as lead_time_tier,
+        change_failure_rate.tier as change_failure_rate_tier,
+        recovery_time.tier as recovery_time_tier
+    from summary
+    left join tiers as deployment_frequency
+        on summary.service = deployment_frequency.service
+        and summary.period = deployment_frequency.period
+        and deployment_frequency.metric = 'deployment_frequency'
+    left join tiers as lead_time
+        on summary.service = lead_time.service
+        and summary.period = lead_time.period
+        and lead_time.metric = 'lead_time'
+    left join tiers as change_failure_rate
+        on summary.service = change_failure_rate.service
+        and summary.period = change_failure_rate.period
+        and change_failure_rate.metric = 'change_failure_rate'
+    left join tiers as recovery_time
+        on summary.service = recovery_time.service
+        and summary.period = recovery_time.period
+        and recovery_time.metric = 'recovery_time'
 )
 
+-- one row per service: the current window's columns, then the previous window's as previous_*
 select
-    summary.service,
-    summary.period,
-    summary.is_all_services,
-    summary.window_start,
-    summary.window_end,
+    current_window.service,
+    current_window.is_all_services,
     {{ window_days }} as window_days,
-    summary.data_start,
-    summary.days_covered,
-    summary.complete_weeks,
-    summary.complete_months,
     {{ report_year }} as report_year,
-    summary.deployments,
-    summary.deployment_days,
-    summary.deployment_days_per_week_p50,
-    summary.deployment_days_per_month_p50,
-    summary.deployment_days_per_six_months,
-    deployment_frequency.tier as deployment_frequency_tier,
-    summary.lead_time_deployments,
-    summary.lead_time_p50_hours,
-    summary.lead_time_p90_hours,
-    lead_time.tier as lead_time_tier,
-    summary.failed_deployments,
-    summary.change_failure_rate,
-    change_failure_rate.tier as change_failure_rate_tier,
-    summary.recoveries,
-    summary.recovery_time_p50_hours,
-    recovery_time.tier as recovery_time_tier
-from summary
-left join tiers as deployment_frequency
-    on summary.service = deployment_frequency.service
-    and summary.period = deployment_frequency.period
-    and deployment_frequency.metric = 'deployment_frequency'
-left join tiers as lead_time
-    on summary.service = lead_time.service
-    and summary.period = lead_time.period
-    and lead_time.metric = 'lead_time'
-left join tiers as change_failure_rate
-    on summary.service = change_failure_rate.service
-    and summary.period = change_failure_rate.period
-    and change_failure_rate.metric = 'change_failure_rate'
-left join tiers as recovery_time
-    on summary.service = recovery_time.service
-    and summary.period = recovery_time.period
-    and recovery_time.metric = 'recovery_time'
+    current_window.data_start,
+    {%- for column in window_columns %}
+    current_window.{{ column }},
+    {%- endfor %}
+    {%- for column in window_columns %}
+    previous_window.{{ column }} as previous_{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+from rated as current_window
+inner join rated as previous_window
+    on current_window.service = previous_window.service
+    and previous_window.period = 'previous'
+where current_window.period = 'current'
