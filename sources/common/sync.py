@@ -197,7 +197,6 @@ class SyncRun:
         self.gone: list[BacklogItem] = []
         self.complete_children: dict[str, list[tuple[dict[str, Any], list[dict]]]] = {}
         self.progress = Progress()
-        self.verdicts: dict[Verdict, int] = {}
         self._lock = threading.Lock()
 
     # -- the list commit ------------------------------------------------------------------------------
@@ -309,7 +308,6 @@ class SyncRun:
             verdict = Verdict.UNCHANGED
         if verdict is Verdict.UNCHANGED and missing:
             verdict = Verdict.NEW  # the destination lacks it (restored from an older copy): land it again
-        self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
         if verdict is Verdict.UNCHANGED:
             if in_full_scan and not run.has_details:
                 _extend(rows, run.rows)  # a complete list item: a full scan also lands late changes
