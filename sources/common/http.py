@@ -36,6 +36,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_SERVER_WAIT_S = 3600.0  # longest wait a server may impose (an hourly rate-limit window)
+# Tries of a request that cannot connect (refused, unknown host, connect timeout) while this client has
+# never had an answer: that is a wrong base URL or a host that is down, not a blip worth six tries.
+FIRST_CONTACT_ATTEMPTS = 2
 USER_AGENT = "cicd-etl/0.1"
 
 
@@ -186,10 +189,12 @@ class _Failed(Exception):
         status: int | None = None,
         message: str | None = None,
         wait: float | None = None,
+        unconnected: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason, self.kind, self.transient = reason, kind, transient
         self.status, self.message, self.wait = status, message, wait
+        self.unconnected = unconnected  # no connection could be opened (refused, unknown host)
 
 
 class ProviderClient:
@@ -197,7 +202,11 @@ class ProviderClient:
 
     A run may give it a deadline (`stop_at`): a rate-limit wait that would end after the deadline, or
     one longer than `max_wait_s`, is not slept through; the client raises BudgetExhausted at once, and
-    so does every later request, so the provider ends its run cleanly with what it has.
+    so does every later request, so the provider ends its run cleanly with what it has. `stop()` (an
+    interrupted run) does the same at once and wakes every thread waiting to send.
+
+    A request that cannot connect is tried at most FIRST_CONTACT_ATTEMPTS times until the client has
+    had its first answer (`reached`); after that, a connection error is retried like any transient one.
     """
 
     def __init__(
@@ -229,8 +238,9 @@ class ProviderClient:
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
         self._slots = threading.BoundedSemaphore(concurrency)
-        self._bucket = TokenBucket(self.settings.requests_per_hour, burst=concurrency)
-        self._gate = PauseGate()
+        self._stopped = threading.Event()
+        self._bucket = TokenBucket(self.settings.requests_per_hour, burst=concurrency, stop=self._stopped)
+        self._gate = PauseGate(stop=self._stopped)
         self._lock = threading.Lock()
         self._stats: dict[str, EndpointStats] = {}
         self._sent = 0
@@ -238,6 +248,7 @@ class ProviderClient:
         self._deadline: float | None = None
         self._exhausted: BudgetExhausted | None = None
         self._server_clock: tuple[datetime, float] | None = None  # (server Date, monotonic when seen)
+        self.reached = False  # any HTTP answer yet (whatever its status)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -262,9 +273,11 @@ class ProviderClient:
                 return self._attempt(path, query, endpoint, headers)
             except _Failed as failure:
                 self._count(endpoint, error=failure.reason)
-                if not failure.transient or attempt == attempts:
+                first_contact = failure.unconnected and not self.reached
+                allowed = min(attempts, FIRST_CONTACT_ATTEMPTS) if first_contact else attempts
+                if not failure.transient or attempt >= allowed:
                     raise self._error(failure, endpoint, attempt) from failure.__cause__
-                self._before_retry(failure, endpoint, attempt, attempts)
+                self._before_retry(failure, endpoint, attempt, allowed)
         raise AssertionError("unreachable")
 
     def map_concurrent(
@@ -304,6 +317,12 @@ class ProviderClient:
     def stop_at(self, deadline: float | None) -> None:
         """Do no rate-limit wait that would end after `deadline` (time.monotonic()); None = no deadline."""
         self._deadline = deadline
+
+    def stop(self) -> None:
+        """Send nothing more: every later request raises BudgetExhausted (stop_reason "interrupted") at
+        once, and threads waiting for a pause, a pacing token or a retry wake up to it. Requests already
+        on the wire finish (within `timeout_s`)."""
+        self._stopped.set()
 
     @property
     def exhausted(self) -> BudgetExhausted | None:
@@ -348,6 +367,8 @@ class ProviderClient:
 
     def _admit(self, endpoint: str) -> None:
         """Wait for the shared pause and the pacing bucket, and spend one unit of the budget."""
+        if self._stopped.is_set():
+            raise self._exhaust(endpoint, "interrupted", "interrupted")
         with self._lock:
             if self._exhausted is not None:
                 raise self._exhausted
@@ -362,6 +383,8 @@ class ProviderClient:
         if paused:
             with self._lock:
                 self._paused_s += paused
+        if self._stopped.is_set():  # stopped while this thread waited
+            raise self._exhaust(endpoint, "interrupted", "interrupted")
 
     def _attempt(
         self, path: str, query: dict[str, Any], endpoint: str, headers: Mapping[str, str] | None
@@ -371,17 +394,26 @@ class ProviderClient:
             with self._slots:
                 response = self._http.get(path, params=query, headers=headers)
         except httpx.TimeoutException as exc:
-            raise _Failed(f"timeout ({type(exc).__name__})", TransientError, transient=True) from exc
+            raise _Failed(
+                f"timeout ({type(exc).__name__})",
+                TransientError,
+                transient=True,
+                unconnected=isinstance(exc, httpx.ConnectTimeout),
+            ) from exc
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
             raise _Failed(f"request error ({type(exc).__name__})", ProviderError, transient=False) from exc
         except httpx.TransportError as exc:
             # Connection refused/reset, truncated body, TLS trouble: retry, except a bad certificate.
             permanent = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             raise _Failed(
-                self.redact(f"{type(exc).__name__}: {exc}"), TransientError, transient=not permanent
+                self.redact(f"{type(exc).__name__}: {exc}"),
+                TransientError,
+                transient=not permanent,
+                unconnected=isinstance(exc, httpx.ConnectError),
             ) from exc
         finally:
             self._count(endpoint, latency=time.monotonic() - started)
+        self.reached = True
         self._count(endpoint, nbytes=len(response.content))
         self._note_response(response.headers, endpoint)
         if response.is_success:
@@ -496,7 +528,7 @@ class ProviderClient:
             delay,
         )
         if not failure.wait:
-            time.sleep(delay)  # the gate handles server-imposed waits in _admit
+            self._stopped.wait(delay)  # the gate handles server-imposed waits in _admit
 
     def _error(self, failure: _Failed, endpoint: str, attempts: int) -> ProviderError:
         reason = f"{failure.reason}, retries exhausted" if failure.transient else failure.reason

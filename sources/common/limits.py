@@ -1,4 +1,7 @@
-"""Client-side pacing shared by every thread of one provider client."""
+"""Client-side pacing shared by every thread of one provider client.
+
+Waits end early when the client's `stop` event is set (an interrupted run), so no thread sleeps
+through a Ctrl-C; the client then refuses the request the wait was for."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ class TokenBucket:
     it, so concurrent callers queue fairly without holding the lock while sleeping.
     """
 
-    def __init__(self, per_hour: float, burst: int = 1) -> None:
+    def __init__(self, per_hour: float, burst: int = 1, stop: threading.Event | None = None) -> None:
+        self._stop = stop or threading.Event()
         self._rate = per_hour / 3600.0
         self._capacity = float(max(1, burst))
         self._tokens = self._capacity
@@ -31,14 +35,15 @@ class TokenBucket:
             self._tokens -= 1
             wait = -self._tokens / self._rate if self._tokens < 0 else 0.0
         if wait:
-            time.sleep(wait)
+            self._stop.wait(wait)
         return wait
 
 
 class PauseGate:
     """ "Nobody sends before T": set by rate-limit signals, honoured by every thread before a request."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self._stop = stop or threading.Event()
         self._resume_at = 0.0
         self._lock = threading.Lock()
 
@@ -53,7 +58,7 @@ class PauseGate:
     def wait(self) -> float:
         """Sleep until the pause is over (another thread may extend it meanwhile); returns seconds slept."""
         slept = 0.0
-        while (left := self.remaining()) > 0:
-            time.sleep(left)
+        while (left := self.remaining()) > 0 and not self._stop.is_set():
+            self._stop.wait(left)
             slept += left
         return slept
