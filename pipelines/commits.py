@@ -8,7 +8,8 @@ commits that either load or are set aside.
   backup, another machine's run) is replaced by the stored one, never trusted.
 * **A commit** is dlt's extract, normalize and load of one source. A package that fails to load twice
   is set aside (moved under `<pipelines dir>/set_aside/`, named in the output) and the local state is
-  restored from the destination, so one bad package never blocks every later run.
+  restored from the destination, so one bad package never blocks every later run. A destination that
+  cannot be written (a full disk) fails the provider instead: its package stays pending for the next run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dlt.destinations.exceptions import DestinationUndefinedEntity
 from dlt.extract.source import DltSource
 
 from pipelines.config import RAW_DATASET, Destination
+from pipelines.errors import describe_error, destination_unwritable
 
 log = logging.getLogger("cicd_etl.runner")
 
@@ -115,26 +117,33 @@ class Committer:
             extracted()
         self.pipeline.normalize()
         info = self.pipeline.last_trace.last_normalize_info if self.pipeline.last_trace else None
-        for table, count in (info.row_counts if info else {}).items():
-            if not table.startswith("_dlt"):
-                self.rows[table] = self.rows.get(table, 0) + count
+        counts = {t: n for t, n in (info.row_counts if info else {}).items() if not t.startswith("_dlt")}
         with self.lock:
-            self._load()
+            if self._load():  # rows count once they are in the destination, not when set aside
+                for table, count in counts.items():
+                    self.rows[table] = self.rows.get(table, 0) + count
             if after_load:
                 after_load(self.pipeline)
 
-    def _load(self) -> None:
-        """Load pending packages; one that fails twice is set aside and the state restored."""
+    def _load(self) -> bool:
+        """Load pending packages; one that fails twice is set aside and the state restored. A destination
+        that cannot be written at all (a full disk) is no package's fault: the error is raised and the
+        package stays pending, to be completed by the next run (`align`). True when it landed."""
         for attempt in (1, 2):
             try:
                 self.pipeline.load(workers=LOAD_WORKERS)
                 self._mark_loaded()
-                return
+                return True
             except Exception as exc:
+                if destination_unwritable(exc):
+                    raise
                 if attempt == 1:
-                    log.warning("%s: loading failed (%s); trying once more", self.provider, _first_line(exc))
+                    log.warning(
+                        "%s: loading failed (%s); trying once more", self.provider, describe_error(exc)
+                    )
                     continue
                 self._set_aside(exc)
+        return False
 
     def _set_aside(self, exc: Exception) -> None:
         packages = list(self.pipeline.list_normalized_load_packages())
@@ -153,11 +162,6 @@ class Committer:
         log.error(
             "%s: a load failed twice (%s); set aside in %s, read again next run",
             self.provider,
-            _first_line(exc),
+            describe_error(exc),
             ", ".join(self.set_aside[-len(packages) :]) or root,
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -111,6 +111,12 @@ class Destination:
         root = os.environ.get("CICD_ETL_PIPELINES_DIR") or Path.home() / ".dlt" / "pipelines" / "cicd-etl"
         return Path(root) / self.identity
 
+    def problem(self) -> str | None:
+        """Why data cannot be written here, when that is plain before anything runs (a writer's check)."""
+        if self.kind == "duckdb" and not self.duckdb_path.parent.is_dir():
+            return f"{self.describe()}: the folder {self.duckdb_path.parent} does not exist"
+        return None
+
     def describe(self) -> str:
         if self.kind == "duckdb":
             return f"DuckDB file {self.duckdb_path}"

@@ -5,6 +5,16 @@ PostgreSQL: a session advisory lock on a connection kept open for the duration. 
 DestinationBusy naming the holder, at once (it does not queue). The lock is re-entrant within one
 process (the CLI's `run` holds it while the loader and the model build take it again), and the kernel
 or the server releases it when the holder dies, however it dies.
+
+A DuckDB file is also held open for the whole body (DuckDB's own lock): loads open and close their
+connections commit by commit, and a reader that opened the file in between (`cicd-etl status`, a
+notebook) would make the next commit fail. Held, readers are refused at once, in one line, instead.
+
+Taking the lock also checks that the destination can be used at all, before any work starts, so each
+way it cannot is one line with its exit code (pipelines.errors): a DuckDB file whose folder does not
+exist or that is not a DuckDB database (DestinationInvalid, 2), one another program holds open
+(a notebook, the DuckDB shell: DestinationBusy, 75), a PostgreSQL server that cannot be reached
+(DestinationError, 1) or refuses the credentials (DestinationInvalid, 2).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,14 +32,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from pipelines.config import Destination
+from pipelines.errors import DestinationBusy, DestinationError, DestinationInvalid
+from pipelines.privacy import connect_duckdb
+
+__all__ = ["DestinationBusy", "DestinationError", "DestinationInvalid", "describe", "exclusive"]
 
 _held: dict[str, int] = {}  # destination identity -> re-entry count in this process
 _guard = threading.Lock()
-
-
-class DestinationBusy(Exception):
-    """Another cicd-etl process writes to this destination; the message names it."""
 
 
 @contextlib.contextmanager
@@ -77,8 +90,12 @@ def describe(holder: dict[str, Any] | None) -> str:
 
 @contextlib.contextmanager
 def _acquire(destination: Destination, holder: dict[str, Any]) -> Iterator[None]:
+    problem = destination.problem()
+    if problem:
+        raise DestinationInvalid(problem)
     if destination.kind == "duckdb":
-        with _file_lock(Path(str(destination.duckdb_path) + ".lock"), holder, destination.describe()):
+        path = destination.duckdb_path
+        with _file_lock(Path(f"{path}.lock"), holder, destination.describe()), _duckdb_held(path):
             yield
     else:
         with _advisory_lock(destination, holder):
@@ -87,7 +104,10 @@ def _acquire(destination: Destination, holder: dict[str, Any]) -> Iterator[None]
 
 @contextlib.contextmanager
 def _file_lock(path: Path, holder: dict[str, Any], what: str) -> Iterator[None]:
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole body
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole body
+    except OSError as exc:
+        raise DestinationInvalid(f"{what}: cannot write in {path.parent} ({exc.strerror})") from None
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -109,12 +129,47 @@ def _file_lock(path: Path, holder: dict[str, Any], what: str) -> Iterator[None]:
         handle.close()
 
 
+@contextlib.contextmanager
+def _duckdb_held(path: Path) -> Iterator[None]:
+    """Keep a connection open, so this process holds DuckDB's lock on the file (the loads' and dbt's
+    connections share its database instance: same file, same configuration). DuckDB refuses a file
+    another process holds, and one that is not a DuckDB database; either is said in one line."""
+    try:
+        connection = connect_duckdb(path)
+    except duckdb.Error as exc:
+        text = " ".join(str(exc).split())
+        holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+        if holder:
+            raise DestinationBusy(
+                f"{path} is open for writing in another program, {holder[1]} (pid {holder[2]}); "
+                "try again when it has closed the file"
+            ) from None
+        if "not a valid DuckDB database" in text:
+            raise DestinationInvalid(
+                f"{path} is not a DuckDB database; point --duckdb at a DuckDB file or a new path"
+            ) from None
+        raise DestinationError(f"cannot open {path}: {text}") from None
+    try:
+        yield
+    finally:
+        connection.close()
+
+
 def _parse(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _unusable(destination: Destination, exc: Exception) -> DestinationError:
+    """A PostgreSQL connection refused: a server down or unreachable, or credentials it rejects."""
+    text = " ".join(str(exc).split())
+    rejected = "authentication failed" in text or "does not exist" in text
+    kind = DestinationInvalid if rejected else DestinationError
+    fix = "; check DESTINATION__POSTGRES__CREDENTIALS" if rejected else ""
+    return kind(f"cannot connect to {destination.describe()}: {text}{fix}")
 
 
 @contextlib.contextmanager
@@ -125,7 +180,12 @@ def _advisory_lock(destination: Destination, holder: dict[str, Any]) -> Iterator
         hashlib.sha256(b"cicd-etl:" + destination.identity.encode()).digest()[:8], "big", signed=True
     )
     name = f"cicd-etl {holder['command']} pid {holder['pid']} on {holder['host']}"[:63]
-    connection = psycopg2.connect(destination.postgres_credentials, application_name=name, connect_timeout=10)
+    try:
+        connection = psycopg2.connect(
+            destination.postgres_credentials, application_name=name, connect_timeout=10
+        )
+    except psycopg2.OperationalError as exc:
+        raise _unusable(destination, exc) from None
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:

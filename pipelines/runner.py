@@ -8,6 +8,10 @@ most the chunk being read. A spent rate limit or request budget, or `--max-durat
 as `partial` with what landed kept and the rest left in the backlog for the next run. One provider's
 failure never stops another. Loads (and every other use of the destination) are serialised behind one
 lock: a DuckDB file has a single writer.
+
+Ctrl-C (SIGINT) stops every provider at once: no new request is sent, what was read is committed, and
+`load_providers` raises `LoadInterrupted` carrying the outcomes (recorded in etl_runs as `partial`,
+stop_reason `interrupted`) so the command line can summarise what landed.
 """
 
 from __future__ import annotations
@@ -28,13 +32,13 @@ from typing import Any
 
 import dlt
 import httpx
-from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import raw_dataset
 from pipelines.commits import Committer, pipeline_for
 from pipelines.config import Destination
+from pipelines.errors import describe_error, root_cause
 from pipelines.lock import exclusive
-from sources.common import PROCESS_COUNTERS, BudgetExhausted
+from sources.common import PROCESS_COUNTERS, AuthError, BudgetExhausted, ProviderError
 from sources.common.issues import IssueLog
 from sources.common.sync import BacklogItem, DestinationView, Result, Scope, SyncRun
 from sources.raw_tables import ETL_TABLES, dlt_columns
@@ -70,6 +74,7 @@ class ProviderOutcome:
     stop_reason: str | None = None  # max_duration | rate_limit | request_budget
     issues: int = 0
     set_aside: list[str] = field(default_factory=list)
+    unrecorded: str | None = None  # why this run could not be written to cicd_raw.etl_runs
 
     @property
     def ok(self) -> bool:
@@ -101,18 +106,32 @@ def load_providers(
     deadline = time.monotonic() + max_duration_s if max_duration_s else None
     _limit_malloc_arenas()
     load_lock = threading.Lock()
+    interrupted = False
     with exclusive(destination, "cicd-etl run"), dlt.config.values(RUN_SETTINGS):
+        loads = [ProviderLoad(name, destination, load_lock, settings[name], deadline) for name in providers]
         with ThreadPoolExecutor(max_workers=max(1, len(providers)), thread_name_prefix="cicd-etl") as pool:
-            futures = [
-                pool.submit(
-                    ProviderLoad(name, destination, load_lock, settings[name], deadline).run, full_refresh
-                )
-                for name in providers
-            ]
-            outcomes = [future.result() for future in futures]
+            futures = [pool.submit(load.run, full_refresh) for load in loads]
+            try:
+                outcomes = [future.result() for future in futures]
+            except KeyboardInterrupt:  # Ctrl-C: stop sending, commit what was read, then summarise
+                log.warning("interrupted: stopping every provider, keeping what was read")
+                interrupted = True
+                for load in loads:
+                    load.interrupt()
+                outcomes = [future.result() for future in futures]
         with load_lock:
             _record_outcomes(outcomes, destination)
+    if interrupted:
+        raise LoadInterrupted(outcomes)
     return outcomes
+
+
+class LoadInterrupted(Exception):
+    """Ctrl-C stopped the load; `outcomes` say what each provider committed before it stopped."""
+
+    def __init__(self, outcomes: list[ProviderOutcome]) -> None:
+        super().__init__("interrupted")
+        self.outcomes = outcomes
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -161,13 +180,23 @@ class ProviderLoad:
         self.committer = Committer(provider, destination, load_lock)
         self.outcome = ProviderOutcome(provider)
         self.sync: SyncRun | None = None
+        self.provider = None
+        self._interrupted = threading.Event()
+
+    def interrupt(self) -> None:
+        """Stop starting work and sending requests; what is being committed still lands."""
+        self._interrupted.set()
+        if self.provider is not None:
+            self.provider.client.stop()
 
     def run(self, full_refresh: bool) -> ProviderOutcome:
         started, before = time.monotonic(), PROCESS_COUNTERS.totals(self.spec.name)
         provider = None
         try:
-            provider = self.spec.connect(self.settings)  # no request yet
+            provider = self.provider = self.spec.connect(self.settings)  # no request yet
             provider.client.stop_at(self.deadline)
+            if self._interrupted.is_set():
+                provider.client.stop()
             issues = IssueLog(self.spec.name, redact=provider.client.redact)
             with self.committer.lock:
                 if full_refresh:
@@ -180,7 +209,7 @@ class ProviderLoad:
                 self._read_backlog()
             self._finish(provider)
         except Exception as exc:  # one provider's failure must not stop the others
-            self.outcome.error = describe_error(exc)
+            self.outcome.error = describe_error(exc) + self._what_to_check(exc, provider)
             log.error("%s failed: %s", self.spec.name, self.outcome.error)
         finally:
             if provider is not None:
@@ -284,21 +313,39 @@ class ProviderLoad:
             raw_dataset.mark_deleted_children(pipeline, table, complete, now)
         self.sync.complete_children.clear()
 
+    def _what_to_check(self, exc: BaseException, provider) -> str:
+        """The setting to fix, when the error points at one: the credentials on a 401/403, the base URL
+        when the provider could never be reached."""
+        cause = root_cause(exc)
+        if isinstance(cause, AuthError):
+            names = [s.env_var(self.spec.name) for s in self.spec.credentials_in_use(self.settings)]
+            rights = " and its permissions" if cause.status == 403 else ""
+            return f"; check {' and '.join(names)}{rights}" if names else ""
+        unconnected = isinstance(cause.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+        if isinstance(cause, ProviderError) and unconnected and provider and not provider.client.reached:
+            return f"; check {self.spec.setting('base_url').env_var(self.spec.name)}"
+        return ""
+
     def _out_of_time(self) -> bool:
+        if self._interrupted.is_set():
+            return True
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def _finish(self, provider) -> None:
         with self.committer.lock:
             self.outcome.backlog = raw_dataset.backlog_size(self.committer.pipeline, self.spec.name)
         self.outcome.issues = len(self.sync.issues)
-        exhausted = provider.client.exhausted
+        exhausted = provider.client.exhausted  # set when a request was refused
         if exhausted is not None:
             self.outcome.stop_reason = exhausted.stop_reason
         elif self._out_of_time() and self.outcome.backlog:
-            self.outcome.stop_reason = "max_duration"
+            self.outcome.stop_reason = "interrupted" if self._interrupted.is_set() else "max_duration"
         self.outcome.outcome = "partial" if self.outcome.stop_reason else "success"
         if self.outcome.outcome == "partial":
-            why = str(exhausted) if exhausted is not None else "--max-duration reached"
+            if self.outcome.stop_reason == "interrupted":
+                why = "interrupted"
+            else:
+                why = str(exhausted) if exhausted is not None else "--max-duration reached"
             self.outcome.error = f"{self.outcome.backlog:,} runs still to read, continued next run ({why})"
             log.warning("%s: %s", self.spec.name, self.outcome.error)
 
@@ -326,40 +373,25 @@ def format_outcomes(outcomes: list[ProviderOutcome]) -> str:
             )
         for path in o.set_aside:
             lines.append(f"{'':<11} a load package that failed twice was set aside: {path}")
+    unrecorded = next((o.unrecorded for o in outcomes if o.unrecorded), None)
+    if unrecorded:
+        lines.append(f"this run could not be recorded in cicd_raw.etl_runs: {unrecorded}")
     return "\n".join(lines)
 
 
-def describe_error(exc: BaseException) -> str:
-    """The root cause in one line: dlt wraps source errors in PipelineStepFailed and friends."""
-    while isinstance(exc, PipelineStepFailed) or (
-        exc.__cause__ is not None and type(exc).__module__.startswith("dlt.")
-    ):
-        inner = getattr(exc, "exception", None) or exc.__cause__
-        if inner is None or inner is exc:
-            break
-        exc = inner
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    url = _unreachable_url(exc)
-    if url and url not in message:  # a wrong base URL (closed port, unknown host) is named, not guessed
-        message += f" ({url})"
-    return f"{type(exc).__name__}: {message}"
-
-
-def _unreachable_url(exc: BaseException) -> str | None:
-    """The URL of a request that never got an HTTP answer (connection refused, DNS, timeout, reset):
-    scheme, host, port and path only, so neither user info nor query parameters reach the message."""
-    cause = exc.__cause__
-    if not isinstance(cause, httpx.TransportError):
-        return None
-    try:
-        url = cause.request.url
-    except RuntimeError:  # an httpx error raised without its request
-        return None
-    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
-
-
 def _record_outcomes(outcomes: list[ProviderOutcome], destination: Destination) -> None:
-    """Append one row per provider to cicd_raw.etl_runs: `cicd-etl status` reads the last outcome from it."""
+    """Append one row per provider to cicd_raw.etl_runs: `cicd-etl status` reads the last outcome from it.
+    When that fails too (a full disk), the outcomes say so: the summary still shows what happened."""
+    try:
+        _append_outcomes(outcomes, destination)
+    except Exception as exc:
+        reason = describe_error(exc)
+        log.error("this run could not be recorded in cicd_raw.etl_runs: %s", reason)
+        for outcome in outcomes:
+            outcome.unrecorded = reason
+
+
+def _append_outcomes(outcomes: list[ProviderOutcome], destination: Destination) -> None:
     run_id = str(uuid.uuid4())
     finished_at = datetime.now(UTC)
     rows = [

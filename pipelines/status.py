@@ -2,7 +2,8 @@
 JSON for a monitoring probe.
 
 Opens the DuckDB file read-only. While `cicd-etl run` or `models` writes it, DuckDB refuses a reader:
-that is said in one line naming the writer (from the destination's lock file), never as a traceback.
+that is said in one line naming the writer (from the destination's lock file), never as a traceback,
+and `cicd-etl status` exits 75 (contract §1: another cicd-etl process holds the destination).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import RAW_DATASET
+from pipelines.errors import DestinationBusy
 from pipelines.lock import describe
 from pipelines.privacy import connect_duckdb
 from sources.raw_tables import RAW_TABLES
@@ -57,32 +59,40 @@ def read_status(duckdb_path: Path) -> list[ProviderStatus]:
         )
     try:
         con = connect_duckdb(duckdb_path, read_only=True)
-    except duckdb.IOException as exc:
-        raise StatusError(_busy(duckdb_path, exc)) from None
-    with con:
-        tables = {
-            r[0]
-            for r in con.execute(
-                "select table_schema || '.' || table_name from information_schema.tables"
-            ).fetchall()
-        }
-        statuses = {p: ProviderStatus(p) for p in PROVIDERS}
-        _fill_last_loads(con, tables, statuses)
-        _fill_row_counts(con, tables, statuses)
-        _fill_backlog(con, tables, statuses)
-        _fill_activity(con, tables, statuses)
+    except duckdb.Error as exc:
+        raise _unreadable(duckdb_path, exc) from None
+    try:
+        with con:
+            return _read(con)
+    except duckdb.Error as exc:  # a writer changed the tables while they were read
+        raise StatusError(f"cannot read {duckdb_path}: {' '.join(str(exc).split())}") from None
+
+
+def _read(con) -> list[ProviderStatus]:
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()
+    }
+    statuses = {p: ProviderStatus(p) for p in PROVIDERS}
+    _fill_last_loads(con, tables, statuses)
+    _fill_row_counts(con, tables, statuses)
+    _fill_backlog(con, tables, statuses)
+    _fill_activity(con, tables, statuses)
     return list(statuses.values())
 
 
-def _busy(path: Path, exc: Exception) -> str:
-    if "lock" not in str(exc).lower():
-        return f"cannot open {path}: {str(exc).splitlines()[0]}"
+def _unreadable(path: Path, exc: Exception) -> Exception:
+    text = " ".join(str(exc).split())
+    if "lock" not in text.lower():
+        return StatusError(f"cannot open {path}: {text}")
     lock = Path(str(path) + ".lock")
     try:
         holder = json.loads(lock.read_text() or "null")
     except (OSError, ValueError):
         holder = None
-    return f"{path} is being written by {describe(holder)}; try again when it has finished"
+    return DestinationBusy(f"{path} is being written by {describe(holder)}; try again when it has finished")
 
 
 def _fill_last_loads(con, tables, statuses) -> None:

@@ -49,6 +49,15 @@ class ProviderSpec:
     def is_configured(self) -> bool:
         return is_set(self.name, self.setting(self.configured_by))
 
+    def credentials_in_use(self, values: Mapping[str, Any]) -> list[Setting]:
+        """The secret settings these resolved values authenticate with: the required ones, and those the
+        provider's own rules need (Yunxiao: the AccessKey pair or the token, by `api`)."""
+        return [
+            s
+            for s in self.all_settings
+            if s.secret and values.get(s.name) and (s.required or self.validate({**values, s.name: None}))
+        ]
+
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every setting's value, validated (ConfigError names each bad or missing one)."""
         values = resolve(self.name, self.all_settings, overrides)

@@ -116,8 +116,11 @@ def _url(value: Any) -> str:
 def _integer(low: int | None = None, high: int | None = None) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if isinstance(value, bool):
-            raise ValueError("not an integer")
-        number = int(str(value).strip()) if not isinstance(value, int) else value
+            raise ValueError("not a whole number")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise ValueError("not a whole number") from None
         if (low is not None and number < low) or (high is not None and number > high):
             raise ValueError(f"out of range {low}..{high if high is not None else '∞'}")
         return number
@@ -129,7 +132,10 @@ def _number(low: float = 0.0) -> Callable[[Any], float]:
     def parse(value: Any) -> float:
         if isinstance(value, bool):
             raise ValueError("not a number")
-        number = float(str(value).strip())
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError("not a number") from None
         if number < low:
             raise ValueError(f"must be at least {low:g}")
         return number
@@ -207,32 +213,55 @@ def page_size(maximum: int) -> Kind:
 
 # Settings every provider has: HTTP behaviour, pacing and budgets, and the incremental windows' cadence.
 HTTP_SETTINGS: tuple[Setting, ...] = (
-    Setting("timeout_s", SECONDS, 30.0, shared=True, help="seconds before a request times out"),
-    Setting("max_attempts", POSITIVE, 6, shared=True, help="tries per request, the first included"),
-    Setting("backoff_base_s", SECONDS, 0.5, shared=True, help="first retry delay"),
-    Setting("backoff_max_s", SECONDS, 60.0, shared=True, help="longest retry delay"),
-    Setting("max_concurrency", POSITIVE, 8, shared=True, help="requests in flight at once"),
+    Setting("timeout_s", SECONDS, 30.0, shared=True, help="seconds before a request times out", example="60"),
     Setting(
-        "requests_per_hour", COUNT, 0, shared=True, help="client-side pacing; 0 = by the provider's headers"
+        "max_attempts",
+        POSITIVE,
+        6,
+        shared=True,
+        help="tries per request, the first included (a host never reached yet: at most 2)",
+        example="4",
     ),
-    Setting("request_budget", COUNT, 0, shared=True, help="most requests per run; 0 = no limit"),
+    Setting("backoff_base_s", SECONDS, 0.5, shared=True, help="first retry delay", example="1"),
+    Setting("backoff_max_s", SECONDS, 60.0, shared=True, help="longest retry delay", example="30"),
+    Setting("max_concurrency", POSITIVE, 8, shared=True, help="requests in flight at once", example="4"),
+    Setting(
+        "requests_per_hour",
+        COUNT,
+        0,
+        shared=True,
+        help="client-side pacing; 0 = by the provider's headers",
+        example="900",
+    ),
+    Setting(
+        "request_budget", COUNT, 0, shared=True, help="most requests per run; 0 = no limit", example="500"
+    ),
     Setting(
         "max_wait_s",
         SECONDS,
         300.0,
         shared=True,
         help="longest rate-limit wait; a longer one ends the provider's run as partial",
+        example="3600",
     ),
-    Setting("verify", BOOL, True, shared=True, help="verify HTTPS certificates"),
+    Setting("verify", BOOL, True, shared=True, help="verify HTTPS certificates", example="false"),
 )
 SYNC_SETTINGS: tuple[Setting, ...] = (
-    Setting("chunk_size", POSITIVE, 250, shared=True, help="runs whose details are committed together"),
+    Setting(
+        "chunk_size",
+        POSITIVE,
+        250,
+        shared=True,
+        help="runs whose details are committed together",
+        example="100",
+    ),
     Setting(
         "full_scan_hours",
         HOURS,
         24.0,
         shared=True,
         help="how often every run list is read to its end (finds deletes)",
+        example="168",
     ),
     Setting(
         "unfinished_horizon_hours",
@@ -240,6 +269,14 @@ SYNC_SETTINGS: tuple[Setting, ...] = (
         168.0,
         shared=True,
         help="after this long unfinished runs are re-read only every recheck_hours",
+        example="72",
     ),
-    Setting("recheck_hours", HOURS, 24.0, shared=True, help="re-read cadence of runs past the horizon"),
+    Setting(
+        "recheck_hours",
+        HOURS,
+        24.0,
+        shared=True,
+        help="re-read cadence of runs past the horizon",
+        example="12",
+    ),
 )
