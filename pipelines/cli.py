@@ -1,12 +1,21 @@
-"""The `cicd-etl` command line. Commands stay thin: they parse options and call the pipeline modules."""
+"""The `cicd-etl` command line. Commands stay thin: they parse options and call the pipeline modules.
+
+Every failure ends in one line per problem on stderr, prefixed `cicd-etl: `, and the contract's exit
+code (docs/cli.md): 0 done, 1 failed, 2 configuration, 75 destination busy, 130 interrupted. What
+happened before a failure is still summarised on stdout.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED = 1, 2, 75, 130
+# dlt logs a failed load job with its traceback on its own handler; the run reports the cause in one
+# line instead. RUNTIME__LOG_LEVEL=WARNING (or INFO) in the environment shows dlt's log again.
+DLT_LOG_LEVEL = "CRITICAL"
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -26,25 +35,48 @@ def parse_duration(text: str | None) -> float | None:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def _build_models(target) -> None:
-    """Build the models on what landed, even when a provider failed: its old data is still valid."""
-    from pipelines.models import build_models
+def _build_models(target, vars: dict | None = None):
+    """Build the models with a `models n/m` progress line; None when the build failed (each failure has
+    been named in one line on stderr, the summary printed)."""
+    from pipelines.models import ModelsError, build_models
+    from pipelines.progress import ModelsProgress, show_progress
 
-    click.echo("Building models (dbt build: seeds, models, data tests) ...", err=True)
-    result = build_models(  # raises ModelsError (a ClickException naming each failure)
-        destination=target.kind,
-        duckdb_path=target.duckdb_path,
-        postgres_credentials=target.postgres_credentials,
-        quiet=True,
-    )
-    click.echo(result.summary(), err=True)
+    progress = ModelsProgress()
+    try:
+        with show_progress(progress):
+            result = build_models(
+                destination=target.kind,
+                duckdb_path=target.duckdb_path,
+                postgres_credentials=target.postgres_credentials,
+                vars=vars,
+                quiet=True,
+                on_progress=progress.update,
+            )
+    except ModelsError as exc:
+        click.echo(exc.result.summary())
+        for problem in exc.result.problems():
+            click.echo(f"cicd-etl: models: {problem}", err=True)
+        return None
+    click.echo(result.summary())
+    return result
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Ctrl-C ends any command with one line and exit 130 (click would print "Aborted!" and exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cicd-etl")
 def main() -> None:
     """CI/CD delivery analytics: load pipeline runs from Northflank, GoRules BRMS, Yunxiao Flow and
     Seamless CI/CD into DuckDB or PostgreSQL, then build delivery and DORA metrics."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", DLT_LOG_LEVEL)
 
 
 @main.command()
@@ -61,29 +93,50 @@ def main() -> None:
 )
 def run(providers, duckdb_path, destination, full_refresh, no_models, max_duration) -> None:
     """Load every configured provider, then build the SQL models."""
-    from pipelines.lock import DestinationBusy, exclusive
-    from pipelines.progress import show_progress
-    from pipelines.runner import format_outcomes, load_providers
+    from pipelines.errors import DestinationError
+    from pipelines.lock import exclusive
+    from pipelines.progress import loading, show_progress
+    from pipelines.runner import LoadInterrupted, format_outcomes, load_providers
 
     seconds = parse_duration(max_duration)
     names, settings, target = _configuration(providers, destination, duckdb_path, models=not no_models)
     click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
+    models_ok = True
     try:
         with exclusive(target, "cicd-etl run"):
-            with show_progress(names):
-                outcomes = load_providers(
-                    names, target, full_refresh=full_refresh, max_duration_s=seconds, settings=settings
-                )
+            try:
+                with show_progress(loading(names)):
+                    outcomes = load_providers(
+                        names, target, full_refresh=full_refresh, max_duration_s=seconds, settings=settings
+                    )
+            except LoadInterrupted as stopped:
+                click.echo(format_outcomes(stopped.outcomes))
+                _fail("interrupted; what was committed is kept and the next run continues", EXIT_INTERRUPTED)
             click.echo(format_outcomes(outcomes))
-            if not no_models and any(o.total_rows or o.ok for o in outcomes):
-                _build_models(target)
-    except DestinationBusy as exc:
-        _fail(str(exc), EXIT_BUSY)
+            if no_models:
+                pass
+            elif any(o.total_rows or o.ok for o in outcomes):
+                click.echo("Building models (dbt build: seeds, models, data tests) ...", err=True)
+                models_ok = _build_models(target) is not None
+            else:
+                click.echo("Models not built: nothing was loaded.", err=True)
+    except DestinationError as exc:
+        _fail(str(exc), exc.exit_code)
+    _run_verdict(outcomes, models_ok)
+
+
+def _run_verdict(outcomes, models_ok: bool) -> None:
+    """Exit 1 with one line when a provider, the models or the run's record failed."""
     failed = [o.provider for o in outcomes if not o.ok]
+    unrecorded = next((o.unrecorded for o in outcomes if o.unrecorded), None)
     if failed:
         landed = [o.provider for o in outcomes if o.ok]
         note = f" ({', '.join(landed)} loaded)" if landed else ""
         _fail(f"failed: {', '.join(failed)}{note}", EXIT_FAILED)
+    if unrecorded:
+        _fail(f"this run could not be recorded in cicd_raw.etl_runs: {unrecorded}", EXIT_FAILED)
+    if not models_ok:
+        sys.exit(EXIT_FAILED)  # each failed model or test is already named
 
 
 def _configuration(providers, destination, duckdb_path, *, models: bool):
@@ -100,18 +153,22 @@ def _configuration(providers, destination, duckdb_path, *, models: bool):
         problems.append(str(exc))
     try:
         target = resolve_destination(destination, duckdb_path)
+        if target.problem():  # a folder that does not exist
+            problems.append(target.problem())
         if models:
             seed_overrides()  # a bad MODELS__SEEDS_DIR
     except ConfigError as exc:
         problems.append(str(exc))
     if problems:
-        _fail("configuration: " + "\n".join(problems), EXIT_CONFIG)
+        _fail("\n".join(problems), EXIT_CONFIG, "configuration: ")
     return names, settings, target
 
 
-def _fail(message: str, code: int):
-    """One line (or one line per problem) on stderr, then the exit code; never a traceback."""
-    click.echo(f"cicd-etl: {message}", err=True)
+def _fail(message: str, code: int, label: str = ""):
+    """One line per problem on stderr (`cicd-etl: [label: ]problem`; an indented line goes on explaining
+    the problem above it), then the exit code; never a traceback."""
+    for line in message.splitlines():
+        click.echo(line if line[:1].isspace() else f"cicd-etl: {label}{line}", err=True)
     sys.exit(code)
 
 
@@ -127,29 +184,30 @@ def _fail(message: str, code: int):
 def models(duckdb_path, destination, dora_window_days) -> None:
     """(Re)build the SQL models and run their data tests on what is loaded."""
     from pipelines.config import ConfigError, resolve_destination
-    from pipelines.lock import DestinationBusy, exclusive
-    from pipelines.models import build_models, coverage_warning, seed_overrides
+    from pipelines.errors import DestinationError
+    from pipelines.lock import exclusive
+    from pipelines.models import coverage_warning, seed_overrides
 
     try:
         target = resolve_destination(destination, duckdb_path)
         seed_overrides()
     except ConfigError as exc:
-        _fail(f"configuration: {exc}", EXIT_CONFIG)
+        _fail(str(exc), EXIT_CONFIG, "configuration: ")
+    if target.kind == "duckdb" and not target.duckdb_path.exists():
+        _fail(
+            f"no DuckDB file at {target.duckdb_path}: load data first (cicd-etl run) or point --duckdb at it",
+            EXIT_CONFIG,
+        )
     click.echo(f"Building models (dbt) on {target.describe()} ...", err=True)
     try:
         with exclusive(target, "cicd-etl models"):
-            result = build_models(
-                destination=target.kind,
-                duckdb_path=target.duckdb_path,
-                postgres_credentials=target.postgres_credentials,
-                vars={"dora_window_days": dora_window_days} if dora_window_days else None,
+            result = _build_models(
+                target, {"dora_window_days": dora_window_days} if dora_window_days else None
             )
-    except DestinationBusy as exc:
-        _fail(str(exc), EXIT_BUSY)
-    except FileNotFoundError as exc:  # no DuckDB file yet: nothing was loaded
-        raise click.ClickException(str(exc)) from None
-    # a failed build raises ModelsError (a ClickException): it names each failed model/test
-    click.echo(result.summary())
+    except DestinationError as exc:
+        _fail(str(exc), exc.exit_code)
+    if result is None:
+        sys.exit(EXIT_FAILED)
     warning = coverage_warning(target.kind, target.duckdb_path, target.postgres_credentials)
     if warning:
         click.echo(warning, err=True)
@@ -221,19 +279,26 @@ def seeds(folder, force) -> None:
 )
 def simulate(host, port, scale, seed, latency_ms, fault_rate, rate_limit, rate_window_s) -> None:
     """Serve the four provider APIs on loopback, in the foreground."""
+    import errno
+
     from simulator.console import serve
 
-    serve(
-        click.echo,
-        host=host,
-        port=port,
-        scale=scale,
-        seed=seed,
-        latency_ms=latency_ms,
-        fault_rate=fault_rate,
-        rate_limit=rate_limit,
-        rate_window_s=rate_window_s,
-    )
+    try:
+        serve(
+            click.echo,
+            host=host,
+            port=port,
+            scale=scale,
+            seed=seed,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            rate_limit=rate_limit,
+            rate_window_s=rate_window_s,
+        )
+    except OSError as exc:  # the address cannot be served: an option to change
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is in use; choose another --port (0 picks a free one)", EXIT_CONFIG)
+        _fail(f"cannot serve on {host}:{port}: {exc.strerror or exc}", EXIT_CONFIG)
 
 
 @main.command()
@@ -269,6 +334,7 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
     from pathlib import Path
 
     from pipelines.config import resolve_destination
+    from pipelines.progress import show_progress, step
     from report import ReportError, render_report
     from sources.registry import PROVIDERS
 
@@ -292,7 +358,8 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
     click.echo(f"Rendering the report on {database} ...", err=True)
     started = time.monotonic()
     try:
-        written = render_report(database, out, {k: v for k, v in chosen.items() if v is not None})
+        with show_progress(step("report")):
+            written = render_report(database, out, {k: v for k, v in chosen.items() if v is not None})
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Report written to {written} in {time.monotonic() - started:.1f} s")
@@ -315,6 +382,7 @@ def status(duckdb_path, as_json, max_age) -> None:
     from datetime import timedelta
 
     from pipelines.config import resolve_destination
+    from pipelines.errors import DestinationBusy
     from pipelines.status import StatusError, format_status, problems, read_status
     from pipelines.status import as_json as to_json
 
@@ -323,6 +391,8 @@ def status(duckdb_path, as_json, max_age) -> None:
     destination = resolve_destination("duckdb", duckdb_path)
     try:
         statuses = read_status(destination.duckdb_path)
+    except DestinationBusy as exc:  # a load is writing: ask again when it has finished
+        _fail(str(exc), EXIT_BUSY)
     except (FileNotFoundError, StatusError) as exc:
         _fail(str(exc), EXIT_FAILED)
     click.echo(to_json(statuses, max_age_delta) if as_json else format_status(statuses))

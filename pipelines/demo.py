@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipelines.config import Destination, temporary_environment
 from pipelines.privacy import connect_duckdb
-from pipelines.progress import show_progress
+from pipelines.progress import ModelsProgress, loading, show_progress, step
 from pipelines.runner import ProviderOutcome, format_outcomes, load_providers
 from sources.registry import PROVIDERS
 
@@ -41,7 +41,7 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
         as_of = handle.clock_datetime  # the simulated world's "now": what the DORA window ends at
         with temporary_environment({**handle.env(), "CICD_ETL_PIPELINES_DIR": str(out_dir / ".pipelines")}):
             say(f"Loading {', '.join(PROVIDERS)} from {handle.base_url} into {destination.duckdb_path}")
-            with show_progress(PROVIDERS):
+            with show_progress(loading(PROVIDERS)):
                 outcomes = load_providers(PROVIDERS, destination)
     finally:
         handle.stop()
@@ -51,15 +51,19 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
     from report import render_report
 
     say("Building the models (dbt build: seeds, models, data tests) ...")
-    result = build_models(
-        destination="duckdb",
-        duckdb_path=destination.duckdb_path,
-        quiet=True,
-        vars={"as_of": as_of.isoformat()},
-    )
+    progress = ModelsProgress()
+    with show_progress(progress):
+        result = build_models(
+            destination="duckdb",
+            duckdb_path=destination.duckdb_path,
+            quiet=True,
+            vars={"as_of": as_of.isoformat()},
+            on_progress=progress.update,
+        )
     say(result.summary())
     say("Rendering the report ...")
-    report_path = render_report(destination.duckdb_path, out_dir / "cicd_report.html")
+    with show_progress(step("report")):
+        report_path = render_report(destination.duckdb_path, out_dir / "cicd_report.html")
     return DemoResult(destination.duckdb_path, report_path, outcomes, time.monotonic() - started)
 
 

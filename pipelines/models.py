@@ -25,10 +25,11 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ DESTINATIONS = ("duckdb", "postgres")
 TUNABLE_SEEDS = ("service_map", "environment_rules", "stage_type_rules", "status_map")
 SEEDS_DIR_SETTING = "models.seeds_dir"  # env MODELS__SEEDS_DIR
 
+# How dbt starts a node's error message: "Runtime Error in model stg_x (models/staging/stg_x.sql) ..."
+_NODE_PREFIX = re.compile(r"^\w+ Error in \w+ \S+ \([^)]*\)\s*")
 # dbt reads its profile from the process environment, so one build at a time per process.
 _ENV_LOCK = threading.Lock()
 
@@ -66,6 +69,13 @@ class NodeResult:
     @property
     def failed(self) -> bool:
         return self.status in ("error", "fail", "runtime error")
+
+    @property
+    def reason(self) -> str:
+        """An error's message without the node it names (dbt: "Runtime Error in model x (path) ...")."""
+        if self.status == "fail":
+            return ""  # a data test's failing rows are its own problem
+        return _NODE_PREFIX.sub("", self.message)
 
     def describe(self) -> str:
         what = f"{self.resource_type} {self.name}"
@@ -94,6 +104,21 @@ class ModelsResult:
     def skipped(self) -> list[NodeResult]:
         return [node for node in self.nodes if node.status == "skipped"]
 
+    def problems(self) -> list[str]:
+        """What went wrong, one line per problem (nothing when the build succeeded): nodes that failed
+        for the same reason (a full disk, a lost connection) are one problem, named once."""
+        lines = [self.error] if self.error else []
+        by_reason: dict[str, list[NodeResult]] = {}
+        for node in self.failures:
+            by_reason.setdefault(node.reason, []).append(node)
+        for reason, nodes in by_reason.items():
+            if len(nodes) == 1 or not reason:
+                lines += [node.describe() for node in nodes]
+            else:
+                names = ", ".join(node.name for node in nodes[:3]) + (", ..." if len(nodes) > 3 else "")
+                lines.append(f"{len(nodes)} nodes failed ({names}): {reason}")
+        return lines
+
     @property
     def timings(self) -> dict[str, float]:
         return {f"{node.resource_type}.{node.name}": node.execution_time for node in self.nodes}
@@ -106,28 +131,39 @@ class ModelsResult:
             f"{self.count(kind)} {kind}s" for kind in ("seed", "model", "test") if self.count(kind)
         )
         state = "ok" if self.ok else "FAILED"
-        return f"models {state} on {self.destination} in {self.elapsed_sec:.1f}s ({counts or 'nothing run'})"
+        skipped = f"; {len(self.skipped)} skipped after a failure" if self.skipped else ""
+        return (
+            f"models {state} on {self.destination} in {self.elapsed_sec:.1f}s ({counts or 'nothing run'}"
+            f"{skipped})"
+        )
 
     def __str__(self) -> str:
-        if self.ok:
-            return self.summary()
-        lines = [self.summary()]
-        if self.error:
-            lines.append(f"  {self.error}")
-        lines += [f"  {node.describe()}" for node in self.failures]
-        if self.skipped:
-            lines.append(f"  {len(self.skipped)} nodes skipped because of the failures above")
-        return "\n".join(lines)
+        return "\n".join([self.summary(), *self.problems()])
 
 
 class ModelsError(click.ClickException):
-    """dbt build failed: which models/tests failed and why (never a password). Carries the result.
-
-    A `click.ClickException`, so the command line prints the message without a traceback."""
+    """dbt build failed: which models/tests failed and why, one line each (never a password). Carries
+    the result. A `click.ClickException`, so a command line prints the message without a traceback."""
 
     def __init__(self, result: ModelsResult) -> None:
         super().__init__(str(result))
         self.result = result
+
+
+class _NodeCounter:
+    """dbt's events as progress: the nodes to run (ConcurrencyLine) and each one finished."""
+
+    def __init__(self, report: Callable[[int, int, str], None]) -> None:
+        self.report, self.done, self.total = report, 0, 0
+
+    def __call__(self, event: Any) -> None:
+        name = event.info.name
+        if name == "ConcurrencyLine":
+            self.total = event.data.node_count
+            self.report(self.done, self.total, "")
+        elif name == "NodeFinished":
+            self.done += 1
+            self.report(self.done, self.total, event.data.node_info.node_name)
 
 
 @dataclass(frozen=True)
@@ -327,6 +363,7 @@ def build_models(
     seeds_dir: str | os.PathLike | None = None,
     quiet: bool = True,
     raise_on_error: bool = True,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> ModelsResult:
     """Run `dbt build` (seed, run, test) for the `sql/` project against the given destination.
 
@@ -339,7 +376,9 @@ def build_models(
     select: a dbt selection (e.g. "mart_dora_summary") to build part of the project.
     work_dir: where dbt writes target/ and logs/ (default: the per-user cache, per destination).
     seeds_dir: a folder of CSVs replacing tunable seeds (default: the `models.seeds_dir` setting).
-    quiet: print only dbt's errors (default); False prints dbt's line per node.
+    quiet: print nothing (default): errors come back in the result, one line each, and dbt's full log
+    is in `<work_dir>/logs/dbt.log`; False prints dbt's line per node.
+    on_progress: called with (nodes done, nodes to run, the node just finished) as dbt works.
     Raises ModelsError (with the failing models/tests) unless raise_on_error is False; the result
     says ok, failures and timings either way.
     """
@@ -370,13 +409,14 @@ def build_models(
         args.append("--full-refresh")
     if vars:
         args += ["--vars", json.dumps(dict(vars))]
-    if quiet:
-        args.append("--quiet")
+    if quiet:  # dbt would print an error's stack before our one line
+        args += ["--log-level", "none", "--log-level-file", "debug"]
 
     started = time.perf_counter()
     with _ENV_LOCK, temporary_environment(profile.env):
         try:
-            outcome = dbtRunner().invoke(args)
+            callbacks = [_NodeCounter(on_progress)] if on_progress else []
+            outcome = dbtRunner(callbacks=callbacks).invoke(args)
         finally:
             if profile.target == "duckdb":
                 _release_duckdb()
@@ -385,9 +425,9 @@ def build_models(
     nodes = _node_results(outcome.result, profile.secret)
     error = None
     if outcome.exception is not None:
-        error = _scrub(f"dbt could not run: {outcome.exception}", profile.secret)
+        error = _scrub(f"dbt could not run: {' '.join(str(outcome.exception).split())}", profile.secret)
     elif not outcome.success and not any(node.failed for node in nodes):
-        error = "dbt build did not succeed (see the dbt log above)"
+        error = f"dbt build did not succeed (see {base / 'logs' / 'dbt.log'})"
     result = ModelsResult(
         ok=bool(outcome.success) and error is None,
         target=profile.target,
