@@ -136,6 +136,7 @@ def test_a_bad_credential_fails_its_provider_in_one_line_with_one_request_and_th
     reason = lines[failed_at + 1].strip()
     assert reason.startswith(f"AuthError: {bad} GET "), run.done.stdout
     assert re.search(r"HTTP 40[013]\b", reason), reason
+    assert re.search(rf"; check (\S+ and )*{BAD[bad][0]}\b", reason), reason  # the setting to fix
     assert f"cicd-etl: failed: {bad} " in run.done.stderr
     assert run.recorded[bad] == ("failed", reason)  # `cicd-etl status` shows the same line
     # No retry storm: every request of the bad provider was refused once and never repeated.
@@ -234,6 +235,7 @@ def test_a_closed_port_is_one_line_naming_the_provider_and_url(tmp_path, sim):
     assert "Traceback" not in done.stdout + done.stderr
     reasons = [line.strip() for line in done.stdout.splitlines() if "northflank GET" in line]
     assert len(reasons) == 1 and url in reasons[0] and "refused" in reasons[0], done.stdout
+    assert "after 2 attempts" in reasons[0] and reasons[0].endswith("; check SOURCES__NORTHFLANK__BASE_URL")
     [(outcome, error)] = query(
         db, "select outcome, error from cicd_raw.etl_runs where provider = 'northflank'"
     )
