@@ -402,7 +402,7 @@ ETL_TABLES: dict[str, RawTable] = {
             },
             "One row per provider per `cicd-etl run`: outcome (success, partial, failed), the error, rows, "
             "requests, and the detail backlog left for the next run (`backlog` runs; `stop_reason`: "
-            "max_duration, rate_limit or request_budget when the run stopped early).",
+            "max_duration, rate_limit, request_budget or interrupted (Ctrl-C) when the run stopped early).",
         ),
         RawTable(
             "etl_backlog",
