@@ -144,7 +144,7 @@ def test_a_full_disk_fails_each_provider_in_one_line_and_the_next_run_loses_noth
     with full_file_system(tmp_path) as (folder, preexec, make_room, full):
         db = folder / "cicd.duckdb"
         env = cli_env(load_env(sim, tmp_path / "pipelines"))
-        args = [str(CLI), "run", "--duckdb", str(db)]
+        args = [str(CLI), "run", "--no-models", "--duckdb", str(db)]
         done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, preexec_fn=preexec)
 
         assert done.returncode == EXIT_FAILED, done.stderr[-3000:]
@@ -156,7 +156,7 @@ def test_a_full_disk_fails_each_provider_in_one_line_and_the_next_run_loses_noth
         assert failed and all(full in summary[i + 1] for i in failed), done.stdout + done.stderr
 
         make_room()  # the operator frees space; the next run completes what the first one extracted
-        again = subprocess.run(args + ["--no-models"], env=env, cwd=tmp_path, capture_output=True, text=True)
+        again = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True)
         assert again.returncode == 0, again.stdout + again.stderr[-3000:]
         assert key_mismatches(db, sim.world) == []  # every row of the world, once
 
@@ -201,15 +201,15 @@ def test_postgresql_refusing_the_password_is_a_configuration_error(tmp_path, sim
 
 @pytest.fixture(scope="module")
 def busy(tmp_path_factory):
-    """A load of a slow simulator in the background; meanwhile `status` is polled 12 times and a second
-    `run` and a `models` try to write."""
+    """A load in the background, slowed down (2 s per request) until `status` has been polled 12 times and
+    a second `run` and a `models` have tried to write, then let go at full speed."""
     from conftest import SIM_CLOCK
 
     from simulator import Simulator
 
     root = tmp_path_factory.mktemp("busy")
     db = root / "cicd.duckdb"
-    with Simulator(scale="small", seed=42, clock=SIM_CLOCK, latency_ms=400).running() as sim:
+    with Simulator(scale="small", seed=42, clock=SIM_CLOCK, latency_ms=2000).running() as sim:
         env = load_env(sim, root / "pipelines")
         first = start_cli([*RUN, "--duckdb", str(db)], env, root, root / "first.log")
         lock = Path(f"{db}.lock")
@@ -222,6 +222,7 @@ def busy(tmp_path_factory):
         for _ in range(12):
             polls.append(run_cli(["status", "--duckdb", str(db)], env, root))
         still_loading = first.poll() is None
+        sim.configure(latency_ms=0)
         first.wait(timeout=600)
         world = sim.world
     return {

@@ -176,7 +176,7 @@ def test_bad_token_fails_with_one_clear_line(sim, db):
     assert not outcome.ok
     assert outcome.error == (
         "AuthError: gorules GET /api/projects/{projectId}/environments: authentication failed (HTTP 401): "
-        "Unauthorized"
+        "Unauthorized; check SOURCES__GORULES__API_TOKEN"
     )
     assert calls(sim) == {ENVIRONMENTS: len(sim.gorules_project_ids())}  # one try per project in flight
 

@@ -183,7 +183,9 @@ def test_bad_token_fails_with_one_clear_line(sim, db):
     outcome = load(sim, db, api_token="gho_wrong_token_123")
     assert not outcome.ok
     assert outcome.error.startswith("AuthError: seamless GET /api/")
-    assert outcome.error.endswith(": authentication failed (HTTP 401): Authentication error")
+    assert outcome.error.endswith(
+        ": authentication failed (HTTP 401): Authentication error; check SOURCES__SEAMLESS__API_TOKEN"
+    )
     assert "gho_wrong_token_123" not in outcome.error and "\n" not in outcome.error
     assert sum(calls(sim).values()) <= 2  # one try per resource, no retries
 
