@@ -113,16 +113,21 @@ def run(providers, duckdb_path, destination, full_refresh, no_models, max_durati
                 click.echo(format_outcomes(stopped.outcomes))
                 _fail("interrupted; what was committed is kept and the next run continues", EXIT_INTERRUPTED)
             click.echo(format_outcomes(outcomes))
-            if no_models:
-                pass
-            elif any(o.total_rows or o.ok for o in outcomes):
-                click.echo("Building models (dbt build: seeds, models, data tests) ...", err=True)
-                models_ok = _build_models(target) is not None
-            else:
-                click.echo("Models not built: nothing was loaded.", err=True)
+            if not no_models:
+                models_ok = _models_after_load(target, outcomes)
     except DestinationError as exc:
         _fail(str(exc), exc.exit_code)
     _run_verdict(outcomes, models_ok)
+
+
+def _models_after_load(target, outcomes) -> bool:
+    """Build the models on what landed, even when a provider failed (its older data is still valid), but
+    not when nothing was loaded at all; False when the build failed."""
+    if not any(o.total_rows or o.ok for o in outcomes):
+        click.echo("Models not built: nothing was loaded.", err=True)
+        return True
+    click.echo("Building models (dbt build: seeds, models, data tests) ...", err=True)
+    return _build_models(target) is not None
 
 
 def _run_verdict(outcomes, models_ok: bool) -> None:
@@ -222,13 +227,19 @@ def demo(scale, out_dir) -> None:
 
     from pipelines.config import ConfigError
     from pipelines.demo import run_demo, summary_table
-    from pipelines.models import seed_overrides
+    from pipelines.models import ModelsError, seed_overrides
+    from report import ReportError
 
     try:
         seed_overrides()  # the demo's models use the user's seeds too
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
-    result = run_demo(scale, Path(out_dir), say=lambda line: click.echo(line, err=True))
+        _fail(str(exc), EXIT_CONFIG, "configuration: ")
+    try:
+        result = run_demo(scale, Path(out_dir), say=lambda line: click.echo(line, err=True))
+    except ModelsError as exc:
+        _fail("\n".join(exc.result.problems()), EXIT_FAILED, "models: ")
+    except ReportError as exc:
+        _fail(str(exc), EXIT_FAILED, "report: ")
     click.echo("")
     click.echo(summary_table(result.duckdb_path))
     click.echo("")
@@ -361,7 +372,7 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
         with show_progress(step("report")):
             written = render_report(database, out, {k: v for k, v in chosen.items() if v is not None})
     except ReportError as exc:
-        raise click.ClickException(str(exc)) from None
+        _fail(str(exc), EXIT_FAILED, "report: ")
     click.echo(f"Report written to {written} in {time.monotonic() - started:.1f} s")
 
 
