@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -333,3 +334,47 @@ def test_settings_resolve_from_dlt_config_per_provider_then_shared(monkeypatch):
         0,
     )
     assert gorules.max_attempts == 6 and gorules.verify is True
+
+
+def test_a_host_never_reached_is_tried_twice_and_one_that_answered_before_as_often_as_configured(server):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with ProviderClient("northflank", closed, settings=FAST) as client, pytest.raises(TransientError) as err:
+        get(client)
+    assert err.value.attempts == 2 and client.summary()["requests"] == 2 and not client.reached
+    assert "ConnectError" in str(err.value)
+
+    server.queue(Reply(200, {"data": {}}, headers={"Connection": "close"}))
+    with make_client(server) as client:
+        get(client)
+        server.stop()  # the host goes away after answering once: a blip, retried as usual
+        with pytest.raises(TransientError) as err:
+            get(client)
+    assert client.reached and err.value.attempts == FAST.max_attempts
+
+
+def test_stop_wakes_a_thread_waiting_out_a_rate_limit_and_refuses_every_later_request(server):
+    server.queue(Reply(429, {}, headers={"Retry-After": "30"}))
+    settings = HttpSettings(max_attempts=3, max_wait_s=120, backoff_base_s=0.01, backoff_max_s=0.05)
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            get(client)
+        except BaseException as exc:
+            raised.append(exc)
+
+    with make_client(server, settings) as client:
+        waiting = threading.Thread(target=call)
+        waiting.start()
+        time.sleep(0.3)  # the thread now waits out the 30 s the server asked for
+        started = time.monotonic()
+        client.stop()
+        waiting.join(timeout=5)
+        assert not waiting.is_alive() and time.monotonic() - started < 1
+        with pytest.raises(BudgetExhausted):
+            get(client)  # refused at once, nothing sent
+    [error] = raised
+    assert isinstance(error, BudgetExhausted) and error.stop_reason == "interrupted"
+    assert client.exhausted is error and len(server.requests) == 1
