@@ -141,7 +141,7 @@ def _duckdb_held(path: Path) -> Iterator[None]:
         holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
         if holder:
             raise DestinationBusy(
-                f"{path} is open for writing in another program, {holder[1]} (pid {holder[2]}); "
+                f"{path} is open in another program, {holder[1]} (pid {holder[2]}); "
                 "try again when it has closed the file"
             ) from None
         if "not a valid DuckDB database" in text:

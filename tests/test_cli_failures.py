@@ -85,7 +85,7 @@ def test_a_duckdb_file_another_program_holds_for_writing_exits_75_naming_that_pr
     assert done.returncode == EXIT_BUSY
     [line] = problems(done)
     assert re.fullmatch(
-        rf"{re.escape(str(db))} is open for writing in another program, \S*python\S* \(pid {holder.pid}\); "
+        rf"{re.escape(str(db))} is open in another program, \S*python\S* \(pid {holder.pid}\); "
         "try again when it has closed the file",
         line,
     ), line
