@@ -8,6 +8,7 @@ happened before a failure is still summarised on stdout.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -61,6 +62,10 @@ def _build_models(target, vars: dict | None = None):
     return result
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 class _Commands(click.Group):
     """Ctrl-C ends any command with one line and exit 130 (click would print "Aborted!" and exit 1)."""
 
@@ -77,6 +82,7 @@ def main() -> None:
     """CI/CD delivery analytics: load pipeline runs from Northflank, GoRules BRMS, Yunxiao Flow and
     Seamless CI/CD into DuckDB or PostgreSQL, then build delivery and DORA metrics."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", DLT_LOG_LEVEL)
+    signal.signal(signal.SIGTERM, _terminated)  # a scheduler's timeout stops a run as Ctrl-C does
 
 
 @main.command()

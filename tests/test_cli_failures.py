@@ -262,7 +262,8 @@ def test_status_during_a_load_answers_every_poll_in_one_line_or_a_table_never_a_
 # ------------------------------------------------------------------------------------------ Ctrl-C
 
 
-def test_ctrl_c_stops_every_provider_promptly_exits_130_and_keeps_what_landed(tmp_path, make_sim):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "scheduler-timeout"])
+def test_ctrl_c_stops_every_provider_promptly_exits_130_and_keeps_what_landed(tmp_path, make_sim, stop):
     sim = make_sim(latency_ms=100)  # a load of ~40 s: it is interrupted in its first seconds
     db, pipelines = tmp_path / "cicd.duckdb", tmp_path / "pipelines"
     run = subprocess.Popen(
@@ -276,7 +277,7 @@ def test_ctrl_c_stops_every_provider_promptly_exits_130_and_keeps_what_landed(tm
     deadline = time.monotonic() + 120
     while not list(pipelines.glob("*/cicd_etl_*/load/loaded/*")) and time.monotonic() < deadline:
         time.sleep(0.2)  # until a first commit has landed
-    run.send_signal(signal.SIGINT)
+    run.send_signal(stop)
     interrupted_at = time.monotonic()
     out, err = run.communicate(timeout=120)
     stopped_in = time.monotonic() - interrupted_at
