@@ -18,10 +18,20 @@ from .http import (
     HttpSettings,
     ProviderClient,
     Quirks,
+    conditional_key,
     retry_after,
     x_ratelimit,
 )
-from .paging import bare_list, cursor_pages, dig, page_number_pages, token_pages, x_next_page
+from .paging import (
+    bare_list,
+    cursor_pages,
+    dig,
+    link_next,
+    link_pages,
+    page_number_pages,
+    token_pages,
+    x_next_page,
+)
 from .redact import Redactor
 from .timeparse import parse_time, time_or_none
 
@@ -47,9 +57,12 @@ __all__ = [
     "YunxiaoTokenAuth",
     "acs3_authorization",
     "bare_list",
+    "conditional_key",
     "cursor_pages",
     "dig",
     "expand_path",
+    "link_next",
+    "link_pages",
     "page_number_pages",
     "parse_time",
     "retry_after",

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -87,6 +87,7 @@ class BodyProblem:
 
 Check = Callable[[httpx.Response, Any], BodyProblem | None]
 Wait = Callable[[httpx.Headers], float | None]
+Limited = Callable[[httpx.Response], float | None]
 
 
 def retry_after(headers: httpx.Headers) -> float | None:
@@ -113,6 +114,10 @@ def no_wait(headers: httpx.Headers) -> float | None:
     return None
 
 
+def not_limited(response: httpx.Response) -> float | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Quirks:
     """A provider's HTTP habits the shared client cannot guess; each provider package declares its own.
@@ -121,18 +126,22 @@ class Quirks:
     budget_spent: seconds until the provider's request budget resets, when a response says it is spent
     retry_wait:   a server-imposed wait on a failed request, beyond the standard Retry-After
     throttled:    an error code (from the error body) that means throttling
+    rate_limited: a failed response that is a rate limit whatever its status (a 403 that is a spent or a
+                  secondary limit): the seconds to wait (0: the standard waits), or None when it is not
     """
 
     check: Check | None = None
     budget_spent: Wait = no_wait
     retry_wait: Wait = no_wait
     throttled: Callable[[str], bool] = lambda code: "throttl" in code.lower()
+    rate_limited: Limited = not_limited
 
 
 @dataclass
 class EndpointStats:
     requests: int = 0
     retries: int = 0
+    not_modified: int = 0  # conditional requests answered 304 (the provider's rate limit is not charged)
     errors: Counter[str] = field(default_factory=Counter)
     bytes: int = 0
     latency_sum_s: float = 0.0
@@ -142,6 +151,7 @@ class EndpointStats:
         return {
             "requests": self.requests,
             "retries": self.retries,
+            "not_modified": self.not_modified,
             "errors": dict(self.errors),
             "bytes": self.bytes,
             "latency_sum_s": round(self.latency_sum_s, 3),
@@ -221,6 +231,7 @@ class ProviderClient:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.provider = provider
+        self.base_url = base_url
         self.settings = settings or HttpSettings()
         self.quirks = quirks or Quirks()
         self.redact = Redactor(secrets)
@@ -258,19 +269,35 @@ class ProviderClient:
         params: Mapping[str, Any] | None = None,
         endpoint: str | None = None,
         headers: Mapping[str, str] | None = None,
+        validators: MutableMapping[str, str] | None = None,
     ) -> ApiResponse:
         """GET `path` (relative to base_url) and parse JSON, retrying transient failures.
 
         `endpoint` is the path template (e.g. "/v1/projects/{projectId}") used in counters and
         messages; None-valued params are dropped; `headers` are per-request (e.g. `x-acs-action`).
+
+        `validators` makes the request conditional: an ETag stored there for this path and query is sent
+        as `If-None-Match`, and a `304 Not Modified` answer comes back as status 304 with no body (the
+        caller knows what it stored the ETag with); a 2xx answer's ETag replaces the stored one. The
+        store belongs to the caller, who keeps it with the data the ETags validated (its state).
         """
         endpoint = endpoint or path
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        validator_key = conditional_key(path, query) if validators is not None else None
+        if validator_key is not None and validators.get(validator_key):
+            headers = {**(headers or {}), "if-none-match": validators[validator_key]}
         attempts = max(1, self.settings.max_attempts)
         for attempt in range(1, attempts + 1):
             self._admit(endpoint)
             try:
-                return self._attempt(path, query, endpoint, headers)
+                response = self._attempt(path, query, endpoint, headers)
+                if validator_key is not None and response.status != 304:
+                    etag = response.headers.get("etag")
+                    if etag:
+                        validators[validator_key] = etag
+                    else:
+                        validators.pop(validator_key, None)
+                return response
             except _Failed as failure:
                 self._count(endpoint, error=failure.reason)
                 first_contact = failure.unconnected and not self.reached
@@ -348,6 +375,7 @@ class ProviderClient:
                 "provider": self.provider,
                 "requests": sum(s["requests"] for s in endpoints.values()),
                 "retries": sum(s["retries"] for s in endpoints.values()),
+                "not_modified": sum(s["not_modified"] for s in endpoints.values()),
                 "errors": dict(errors),
                 "bytes": sum(s["bytes"] for s in endpoints.values()),
                 "paused_s": round(self._paused_s, 3),
@@ -418,6 +446,9 @@ class ProviderClient:
         self._note_response(response.headers, endpoint)
         if response.is_success:
             return self._parse(response)
+        if response.status_code == 304 and "if-none-match" in (headers or {}):
+            self._count(endpoint, not_modified=True)
+            return ApiResponse(body=None, headers=response.headers, status=304)
         raise self._status_failure(response)
 
     def _parse(self, response: httpx.Response) -> ApiResponse:
@@ -447,8 +478,14 @@ class ProviderClient:
         message = self.redact(message) if message else None
         reason = f"HTTP {status}" + (f" {code}" if code else "")
         extra_wait = self.quirks.retry_wait(response.headers)
-        throttled = status == 429 or bool(code and self.quirks.throttled(code)) or bool(extra_wait)
-        if status in (401, 403):
+        limited = self.quirks.rate_limited(response)
+        throttled = (
+            status == 429
+            or bool(code and self.quirks.throttled(code))
+            or bool(extra_wait)
+            or limited is not None
+        )
+        if status in (401, 403) and limited is None:
             return _Failed(
                 "authentication failed" if status == 401 else "forbidden",
                 AuthError,
@@ -463,6 +500,7 @@ class ProviderClient:
                 for w in (
                     retry_after(response.headers),
                     extra_wait,
+                    limited,
                     self.quirks.budget_spent(response.headers),
                 )
                 if w
@@ -549,9 +587,11 @@ class ProviderClient:
         nbytes: int = 0,
         retry: bool = False,
         error: str | None = None,
+        not_modified: bool = False,
     ) -> None:
         with self._lock:
             stats = self._stats.setdefault(endpoint, EndpointStats())
+            stats.not_modified += not_modified
             if latency is not None:
                 stats.requests += 1
                 stats.latency_sum_s += latency
@@ -564,6 +604,11 @@ class ProviderClient:
 
 
 _END = object()
+
+
+def conditional_key(path: str, query: Mapping[str, Any]) -> str:
+    """The key of a conditional request's ETag: its path and query, the query sorted."""
+    return path + ("?" + "&".join(f"{k}={query[k]}" for k in sorted(query)) if query else "")
 
 
 def _backoff(attempt: int, base: float, cap: float) -> float:

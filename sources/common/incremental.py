@@ -14,6 +14,9 @@ Seamless service, ...). Its state, kept in dlt's source state and committed with
                  `horizon` since they started they are re-read on the slow `recheck` cadence, not never
     order        "newest_first" once a complete scan saw every page ordered, "unsorted" otherwise
     full_scan_at when the last complete scan without early stop or filter ended (deletes are found then)
+    validators   ETags of the list's conditional requests (path and query -> ETag), as of the last
+                 complete scan: a `304 Not Modified` then means "as that scan saw it"
+    run_validators {run id: {path and query: ETag}} of an unfinished run's conditional detail reads
 
 A run is *recorded* once its list row landed and, if it needs details, it is in the backlog: the
 backlog (cicd_raw.etl_backlog) is landed in the same commit, so nothing recorded is ever lost. Times
@@ -62,6 +65,8 @@ class ScopeTracker:
     unfinished: dict[str, list] = field(default_factory=dict)
     order: str | None = None
     full_scan_at: datetime | None = None
+    validators: dict[str, str] = field(default_factory=dict)
+    run_validators: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None, windows: Windows) -> ScopeTracker:
@@ -74,6 +79,8 @@ class ScopeTracker:
             unfinished=dict(state.get("unfinished") or {}),
             order=state.get("order"),
             full_scan_at=_time(state.get("full_scan_at")),
+            validators=dict(state.get("validators") or {}),
+            run_validators=dict(state.get("run_validators") or {}),
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -84,6 +91,8 @@ class ScopeTracker:
             "unfinished": self.unfinished,
             "order": self.order,
             "full_scan_at": _iso(self.full_scan_at),
+            "validators": self.validators,
+            "run_validators": self.run_validators,
         }
 
     # -- planning a scan ------------------------------------------------------------------------------
@@ -156,6 +165,7 @@ class ScopeTracker:
             self.known[run_id] = [version, _iso(position)]
         if concluded:
             self.unfinished.pop(run_id, None)
+            self.run_validators.pop(run_id, None)  # a concluded run is read again only when it changes
         elif concluded is not None:
             since = self.unfinished.get(run_id, [None, _iso(position or now), None])[1]
             self.unfinished[run_id] = [version, since, _iso(now)]
@@ -169,6 +179,14 @@ class ScopeTracker:
         """A run that no longer exists."""
         self.known.pop(run_id, None)
         self.unfinished.pop(run_id, None)
+        self.run_validators.pop(run_id, None)
+
+    def keep_validators(self, run_id: str, validators: dict[str, str]) -> None:
+        """The ETags of an unfinished run's detail reads, for its next re-read (a concluded run's go)."""
+        if run_id in self.unfinished and validators:
+            self.run_validators[run_id] = validators
+        else:
+            self.run_validators.pop(run_id, None)
 
     def scanned(
         self,
@@ -195,6 +213,7 @@ class ScopeTracker:
 
     def _prune(self) -> None:
         """Keep only what a later list can still show inside the windows (unfinished runs stay)."""
+        self.run_validators = {k: v for k, v in self.run_validators.items() if k in self.unfinished}
         if self.watermark is None:
             return
         boundary = self.boundary

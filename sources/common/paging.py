@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from .errors import PayloadError
 from .http import ApiResponse
@@ -13,6 +15,7 @@ Items = Callable[[Any], Any]  # response body -> the page's list of rows
 
 class JsonGetter(Protocol):
     provider: str
+    base_url: str
 
     def get_json(
         self,
@@ -159,6 +162,56 @@ def token_pages(
             raise PayloadError(client.provider, endpoint, f"{token_param} {next_token!r} repeated")
         seen.add(next_token)
         query[token_param] = next_token
+
+
+_LINK = re.compile(r'<([^<>]+)>\s*;\s*rel="?([^";]+)"?')
+
+
+def link_next(response: ApiResponse) -> str | None:
+    """The `rel="next"` URL of an RFC 8288 `Link` header, or None on the last page."""
+    for url, rels in _LINK.findall(response.headers.get("link", "")):
+        if "next" in rels.split():
+            return url
+    return None
+
+
+def link_pages(
+    client: JsonGetter,
+    path: str,
+    *,
+    items: Items,
+    params: Mapping[str, Any] | None = None,
+    endpoint: str | None = None,
+    first: ApiResponse | None = None,
+) -> Iterator[list[Any]]:
+    """`Link: <url>; rel="next"` paging: follow the next URL as given (it carries the query) until there is
+    none or a page is empty. `first`: the first page's answer, when the caller already has it.
+
+    A next URL on another origin than the client's base URL is refused (the request would carry the
+    credentials there); a next URL seen before raises PayloadError.
+    """
+    endpoint = endpoint or path
+    response = first or client.get_json(path, params, endpoint)
+    seen: set[str] = set()
+    while True:
+        rows = _rows(client, endpoint, items, response.body)
+        if not rows:
+            return
+        yield rows
+        url = link_next(response)
+        if url is None:
+            return
+        if _origin(url) != _origin(client.base_url):
+            raise PayloadError(client.provider, endpoint, "the next page's link points to another host")
+        if url in seen:
+            raise PayloadError(client.provider, endpoint, "the next page's link repeats an earlier one")
+        seen.add(url)
+        response = client.get_json(url, None, endpoint)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _rows(client: JsonGetter, endpoint: str, items: Items, body: Any) -> list[Any]:

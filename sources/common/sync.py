@@ -15,6 +15,11 @@ rows to land and which runs to read in detail, and builds the dlt sources the ru
 
 Values are fitted to their columns on the way out (`issues.conform`): a bad one becomes NULL and a
 `load_issues` row, which is committed with the data it describes.
+
+Conditional requests: a scope's list requests and an unfinished run's detail reads may carry the ETags
+(`validators`) the engine keeps in the scope's state, committed with the rows they validated. A list
+whose answer is `304 Not Modified` raises `ListUnchanged`: nothing is landed and the watermarks stay
+(its unfinished runs are still re-read, by id); detail reads answered 304 give `Details` without rows.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import takewhile
 from typing import Any
@@ -40,6 +45,12 @@ log = logging.getLogger("cicd_etl.sync")
 
 TableRows = dict[str, list[dict]]
 DONE = "_done"  # the backlog's hard-delete flag: a run whose details landed leaves the backlog
+VALIDATORS = "_validators"  # a backlog row's context key holding the run's ETags
+
+
+class ListUnchanged(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by `list_runs` before any page: the list answered `304 Not Modified` to the ETag the
+    engine handed over, so it holds exactly what the scope's last complete scan saw."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,9 @@ class Scope:
     id_column: str = "id"
     match: tuple[tuple[str, Any], ...] = ()
     context: tuple[tuple[str, Any], ...] = ()
+    # ETags of the list's conditional requests as of its last complete scan (see ListUnchanged); the
+    # provider reads them and writes the new ones, the engine commits them with the scope's state.
+    validators: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -93,6 +107,7 @@ class Details:
     version: str | None
     concluded: bool | None
     complete: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validators: dict[str, str] | None = None  # the ETags of this read, for the run's next re-read
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,7 @@ class BacklogItem:
     position: datetime | None
     reason: str
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    validators: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass
@@ -130,7 +146,8 @@ class ProviderSync:
         raise NotImplementedError
 
     def list_runs(self, scope: Scope, since: datetime | None) -> Iterator[list[Listed]]:
-        """Pages of the scope's runs; `since` asks a server-side filter for runs positioned after it."""
+        """Pages of the scope's runs; `since` asks a server-side filter for runs positioned after it.
+        May raise ListUnchanged before the first page (a conditional request answered 304)."""
         raise NotImplementedError
 
     def list_unfinished(self, scope: Scope) -> Iterator[list[Listed]] | None:
@@ -138,7 +155,8 @@ class ProviderSync:
         return None
 
     def read_details(self, item: BacklogItem) -> Details | None:
-        """The run's details; None when the run no longer exists."""
+        """The run's details; None when the run no longer exists. `item.validators`: the ETags of the
+        run's previous read, when it was unfinished then."""
         raise NotImplementedError
 
     def read_backlog(self, items: Sequence[BacklogItem], admit: Callable[[], bool]) -> Iterator[Result]:
@@ -242,6 +260,7 @@ class SyncRun:
         """Read one scope's list as far as needed; record what it says in its (fresh) tracker."""
         full = tracker.full_scan_due(now)
         in_destination = self.destination.run_ids(scope) if full else None
+        scope = replace(scope, validators=dict(tracker.validators))
         rows: TableRows = {}
         backlog: list[BacklogItem] = []
         listed: set[str] = set()
@@ -278,6 +297,9 @@ class SyncRun:
                 ):
                     break
             complete = True
+            tracker.validators = scope.validators
+        except ListUnchanged:
+            complete, full = True, False  # as the last complete scan saw it; a due full scan stays due
         except PayloadError as exc:  # a repeated page token, a page that is not a list: stop this list
             self.issues.add(scope.run_table, scope.key, "page", f"list stopped: {exc.reason}", exc.endpoint)
             log.warning("%s: %s: %s; its watermark stays", self.provider.name, scope.key, exc)
@@ -317,7 +339,14 @@ class SyncRun:
         tracker.record(run.id, run.version, run.position, run.concluded, now)
         if run.has_details:
             backlog.append(
-                BacklogItem(scope.key, run.id, run.position, verdict.value, {**scope.params, **run.context})
+                BacklogItem(
+                    scope.key,
+                    run.id,
+                    run.position,
+                    verdict.value,
+                    {**scope.params, **run.context},
+                    tracker.run_validators.get(run.id, {}),
+                )
             )
             tracker.polled(run.id, now)
 
@@ -349,7 +378,14 @@ class SyncRun:
             tracker.polled(run_id, now)
             position = tracker.known.get(run_id, [None, None])[1]
             backlog.append(
-                BacklogItem(scope.key, run_id, _time(position), Verdict.UNFINISHED.value, scope.params)
+                BacklogItem(
+                    scope.key,
+                    run_id,
+                    _time(position),
+                    Verdict.UNFINISHED.value,
+                    scope.params,
+                    tracker.run_validators.get(run_id, {}),
+                )
             )
         return backlog
 
@@ -383,6 +419,8 @@ class SyncRun:
                 fitted = {table: self._fit(table, table_rows) for table, table_rows in details.rows.items()}
                 _extend(rows, fitted)
                 tracker.record(item.run_id, details.version, item.position, details.concluded, now)
+                if details.validators is not None:
+                    tracker.keep_validators(item.run_id, details.validators)
                 for table, selector in details.complete.items():
                     self.complete_children.setdefault(table, []).append((selector, fitted.get(table, [])))
         for table, table_rows in rows.items():
@@ -435,7 +473,7 @@ class SyncRun:
                 "position": i.position,
                 "reason": i.reason,
                 "queued_at": now,
-                "context": i.context,
+                "context": {**i.context, VALIDATORS: i.validators} if i.validators else i.context,
                 DONE: False,
             }
             for i in items
@@ -455,7 +493,10 @@ def backlog_item(row: Mapping[str, Any]) -> BacklogItem:
         import json
 
         context = json.loads(context)
-    return BacklogItem(row["scope_key"], row["run_id"], row.get("position"), row.get("reason") or "", context)
+    validators = context.pop(VALIDATORS, None) or {}
+    return BacklogItem(
+        row["scope_key"], row["run_id"], row.get("position"), row.get("reason") or "", context, validators
+    )
 
 
 def _extend(rows: TableRows, more: TableRows) -> None:
@@ -481,6 +522,7 @@ __all__ = [
     "BacklogItem",
     "DestinationView",
     "Details",
+    "ListUnchanged",
     "Listed",
     "ProviderError",
     "ProviderSync",
