@@ -1,6 +1,8 @@
 """The raw layer as code: every table of the `cicd_raw` dataset, its merge key and its columns.
 
-One declaration serves three readers:
+Each provider declares its own tables in its package (`sources/<provider>/tables.py`, named in its
+registry spec); this module adds the column every provider table has (`deleted_at`), the loader's own
+tables, and serves them all. One declaration serves three readers:
 
 * the provider sources pass `dlt_columns(table)` as the resource's `columns` hint (and
   `primary_key(table)` as its `primary_key`), so every column exists with the right type even when
@@ -10,13 +12,14 @@ One declaration serves three readers:
   are the ones dlt really creates (DuckDB and PostgreSQL).
 
 Types are dlt data types: `text`, `bigint`, `bool`, `timestamp` (timezone-aware, UTC), `json`, `double`.
-Names are dlt's snake_case names of the provider fields (docs/architecture.md, "Raw layer").
-This module is plain data: no imports beyond the standard library, no I/O.
+Names are dlt's snake_case names of the provider fields (docs/architecture.md, "Raw layer"), each
+prefixed with its provider's name. No I/O; the provider tables are read from the registry on first use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 DATASET_NAME = "cicd_raw"
@@ -44,339 +47,33 @@ class RawTable:
             raise ValueError(f"{self.name}: unknown dlt data types {bad}")
 
 
-# Columns shared by Northflank release-flow and workflow runs (after the scope columns).
-_NF_RUN_COLUMNS: dict[str, str] = {
-    "id": "text",
-    "name": "text",
-    "description": "text",
-    "status": "text",
-    "concluded": "bool",
-    "created_at": "timestamp",
-    "started_at": "timestamp",
-    "concluded_at": "timestamp",
-    "updated_at": "timestamp",
-    "arguments": "json",
-    "spec": "json",
-    "triggers": "json",
-    "options": "json",
-    "gitops": "json",
-}
-
-# Columns shared by the spec-tree node tables (after the scope columns).
-_NF_NODE_COLUMNS: dict[str, str] = {
-    "run_id": "text",
-    "path": "text",
-    "parent_path": "text",
-    "depth": "bigint",
-    "kind": "text",
-    "ref": "text",
-    "workflow_type": "text",
-    "status": "text",
-    "start_time": "timestamp",
-    "end_time": "timestamp",
-    "attempts": "bigint",
-    "max_attempts": "bigint",
-    "error_code": "bigint",
-    "error_message": "text",
-    "spec": "json",
-}
-
-_TABLES: list[RawTable] = [
-    # --- Northflank ---------------------------------------------------------------------------
-    RawTable(
-        "northflank_projects",
-        "northflank",
-        ("id",),
-        {"id": "text", "name": "text", "description": "text", "lifecycle_status": "text"},
-        "Northflank projects.",
-    ),
-    RawTable(
-        "northflank_pipelines",
-        "northflank",
-        ("project_id", "id"),
-        {
-            "project_id": "text",
-            "id": "text",
-            "name": "text",
-            "description": "text",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-        },
-        "Northflank pipelines (a release flow per stage: development, staging, production).",
-    ),
-    RawTable(
-        "northflank_workflows",
-        "northflank",
-        ("project_id", "id"),
-        {
-            "project_id": "text",
-            "id": "text",
-            "name": "text",
-            "description": "text",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-        },
-        "Northflank workflows (templates run outside a pipeline stage).",
-    ),
-    RawTable(
-        "northflank_release_flow_runs",
-        "northflank",
-        ("project_id", "pipeline_id", "stage", "id"),
-        {"project_id": "text", "pipeline_id": "text", "stage": "text", **_NF_RUN_COLUMNS},
-        "Release-flow runs with their details merged in; `stage` is the path value "
-        "(development/staging/production); `spec` is the run's node tree.",
-    ),
-    RawTable(
-        "northflank_release_flow_run_nodes",
-        "northflank",
-        ("run_id", "path"),
-        {"project_id": "text", "pipeline_id": "text", "stage": "text", **_NF_NODE_COLUMNS},
-        "Nodes of a release-flow run's spec tree, depth-first; path `0`, `0.1`, `0.1.2`.",
-        merge_key=("run_id",),
-    ),
-    RawTable(
-        "northflank_workflow_runs",
-        "northflank",
-        ("project_id", "workflow_id", "id"),
-        {"project_id": "text", "workflow_id": "text", **_NF_RUN_COLUMNS},
-        "Workflow runs with their details merged in.",
-    ),
-    RawTable(
-        "northflank_workflow_run_nodes",
-        "northflank",
-        ("run_id", "path"),
-        {"project_id": "text", "workflow_id": "text", **_NF_NODE_COLUMNS},
-        "Nodes of a workflow run's spec tree, depth-first.",
-        merge_key=("run_id",),
-    ),
-    # --- GoRules BRMS -------------------------------------------------------------------------
-    RawTable(
-        "gorules_environments",
-        "gorules",
-        ("id",),
-        {
-            "id": "text",
-            "project_id": "text",
-            "name": "text",
-            "key": "text",
-            "type": "text",
-            "required_reviewers": "bool",
-            "approval_mode": "text",
-            "workflow_order": "bigint",
-            "project": "json",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-        },
-        "GoRules environments (their access token is never stored).",
-    ),
-    RawTable(
-        "gorules_deployment_runs",
-        "gorules",
-        ("id",),
-        {
-            "id": "text",
-            "project_id": "text",
-            "name": "text",
-            "status": "text",
-            "release_id": "text",
-            "release": "json",
-            "run_version": "text",
-            "created_by_id": "text",
-            "created_at": "timestamp",
-            "completed_at": "timestamp",
-            "cancelled_by_id": "text",
-            "cancelled_comment": "text",
-        },
-        "GoRules deployment workflow runs.",
-    ),
-    RawTable(
-        "gorules_deployment_jobs",
-        "gorules",
-        ("run_id", "id"),
-        {
-            "run_id": "text",
-            "id": "text",
-            "project_id": "text",
-            "environment_id": "text",
-            "environment_name": "text",
-            "environment_key": "text",
-            "status": "text",
-            "order": "bigint",
-            "created_at": "timestamp",
-            "reviewed_at": "timestamp",
-            "reviewed_conclusion": "text",
-            "reviewed_comment": "text",
-            "previous_release_id": "text",
-            "event": "text",
-        },
-        "Jobs of a GoRules deployment run, one per target environment.",
-    ),
-    # --- Alibaba Yunxiao Flow -----------------------------------------------------------------
-    RawTable(
-        "yunxiao_pipelines",
-        "yunxiao",
-        ("organization_id", "pipeline_id"),
-        {
-            "organization_id": "text",
-            "pipeline_id": "bigint",
-            "pipeline_name": "text",
-            "create_time": "timestamp",
-            "creator_account_id": "text",
-            "group_id": "bigint",
-        },
-        "Yunxiao Flow pipelines.",
-    ),
-    RawTable(
-        "yunxiao_pipeline_runs",
-        "yunxiao",
-        ("organization_id", "pipeline_id", "pipeline_run_id"),
-        {
-            "organization_id": "text",
-            "pipeline_id": "bigint",
-            "pipeline_run_id": "bigint",
-            "api": "text",
-            "status": "text",
-            "trigger_mode": "bigint",
-            "create_time": "timestamp",
-            "update_time": "timestamp",
-            "start_time": "timestamp",
-            "end_time": "timestamp",
-            "creator_account_id": "text",
-            "commit_sha": "text",
-            "sources": "json",
-            "stage_group": "json",
-            "global_params": "json",
-        },
-        "Yunxiao Flow pipeline runs (details merged in; start/end NULL while 0).",
-    ),
-    RawTable(
-        "yunxiao_pipeline_run_stages",
-        "yunxiao",
-        ("organization_id", "pipeline_id", "pipeline_run_id", "stage_index"),
-        {
-            "organization_id": "text",
-            "pipeline_id": "bigint",
-            "pipeline_run_id": "bigint",
-            "stage_index": "bigint",
-            "stage_id": "text",
-            "name": "text",
-            "status": "text",
-            "start_time": "timestamp",
-            "end_time": "timestamp",
-        },
-        "Stages of a Yunxiao run, from the run's details.",
-    ),
-    RawTable(
-        "yunxiao_pipeline_run_jobs",
-        "yunxiao",
-        ("organization_id", "pipeline_id", "pipeline_run_id", "id"),
-        {
-            "organization_id": "text",
-            "pipeline_id": "bigint",
-            "pipeline_run_id": "bigint",
-            "stage_index": "bigint",
-            "stage_name": "text",
-            "id": "bigint",
-            "name": "text",
-            "status": "text",
-            "start_time": "timestamp",
-            "end_time": "timestamp",
-            "job_sign": "text",
-            "params": "json",
-            "result": "json",
-        },
-        "Jobs of a Yunxiao run's stages, from the run's details.",
-    ),
-    # --- Seamless CI/CD -----------------------------------------------------------------------
-    RawTable(
-        "seamless_pipelines",
-        "seamless",
-        ("id",),
-        {
-            "id": "text",
-            "name": "text",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-            "aws_ecs_cluster": "text",
-        },
-        "Seamless pipelines (GitHub client secret and OAuth token dropped).",
-    ),
-    RawTable(
-        "seamless_services",
-        "seamless",
-        ("id",),
-        {
-            "id": "text",
-            "name": "text",
-            "pipeline_id": "text",
-            "github_repo_url": "text",
-            "use_staging": "bool",
-            "auto_deploy": "bool",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-            "last_run_at": "timestamp",
-        },
-        "Seamless services.",
-    ),
-    RawTable(
-        "seamless_runs",
-        "seamless",
-        ("id",),
-        {
-            "id": "text",
-            "service_id": "text",
-            "status": "text",
-            "trigger_type": "text",
-            "commit_hash": "text",
-            "commit_message": "text",
-            "committer": "text",
-            "pull_number": "bigint",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-            "started_at": "timestamp",
-            "ended_at": "timestamp",
-            "duration": "bigint",
-            "is_stale": "bool",
-        },
-        "Seamless runs; `is_stale` (ours): non-terminal and not updated for `stale_after_hours`.",
-    ),
-    RawTable(
-        "seamless_stages",
-        "seamless",
-        ("id",),
-        {
-            "id": "text",
-            "run_id": "text",
-            "type": "text",
-            "status": "text",
-            "created_at": "timestamp",
-            "updated_at": "timestamp",
-            "started_at": "timestamp",
-            "ended_at": "timestamp",
-            "duration": "bigint",
-        },
-        "Seamless stages (7 placeholder stages per run; never-run ones stay IDLE).",
-    ),
-]
-
 # Every provider table: when a full scan of the record's scope no longer lists it, the record stays and
 # gets the time of that scan (contract §5, "Deletes"); the models leave such rows out and count them.
 DELETED_AT = "deleted_at"
-_TABLES = [
-    RawTable(
-        t.name,
-        t.provider,
-        t.primary_key,
-        {**t.columns, DELETED_AT: "timestamp"},
-        t.description,
-        t.extra,
-        t.merge_key,
-    )  # fmt: skip
-    for t in _TABLES
-]
 
-RAW_TABLES: dict[str, RawTable] = {t.name: t for t in _TABLES}
-PROVIDERS: tuple[str, ...] = ("northflank", "gorules", "yunxiao", "seamless")
+
+@functools.cache
+def _provider_tables() -> dict[str, RawTable]:
+    """Every registered provider's tables (its package's `tables.py`), each with `deleted_at` added."""
+    from sources.registry import SPECS  # imported when first asked: the providers' packages import this
+
+    return {
+        t.name: replace(t, columns={**t.columns, DELETED_AT: "timestamp"})
+        for spec in SPECS.values()
+        for t in spec.raw_tables
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """`RAW_TABLES` ({name: RawTable} of every provider table) and `PROVIDERS`, from the registry."""
+    if name == "RAW_TABLES":
+        return _provider_tables()
+    if name == "PROVIDERS":
+        from sources.registry import PROVIDERS
+
+        return PROVIDERS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The loader's own tables in the same dataset (written by pipelines/, one row set per provider).
 ETL_TABLES: dict[str, RawTable] = {
@@ -447,7 +144,8 @@ def declared(table: str | RawTable) -> RawTable:
     """A provider raw table or one of the loader's own tables."""
     if isinstance(table, RawTable):
         return table
-    return RAW_TABLES[table] if table in RAW_TABLES else ETL_TABLES[table]
+    provider_tables = _provider_tables()
+    return provider_tables[table] if table in provider_tables else ETL_TABLES[table]
 
 
 def primary_key(table: str | RawTable) -> list[str]:
@@ -470,4 +168,4 @@ def dlt_columns(table: str | RawTable) -> dict[str, dict[str, Any]]:
 
 def tables_of(provider: str) -> list[RawTable]:
     """The raw tables one provider's source loads."""
-    return [t for t in _TABLES if t.provider == provider]
+    return [t for t in _provider_tables().values() if t.provider == provider]

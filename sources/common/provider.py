@@ -28,6 +28,7 @@ class ProviderSpec:
     simulator: str = ""  # the simulator module serving this API
     validate: Callable[[Mapping[str, Any]], list[str]] = lambda values: []  # rules across settings
     detail_endpoints: tuple[str, ...] = ()  # endpoint templates (or their endings) that read one run
+    raw_tables: tuple[raw_tables.RawTable, ...] = ()  # as declared in the package's tables.py
 
     @property
     def all_settings(self) -> tuple[Setting, ...]:
@@ -36,6 +37,7 @@ class ProviderSpec:
 
     @property
     def tables(self) -> list[raw_tables.RawTable]:
+        """The provider's raw tables as loaded (with the columns every raw table has)."""
         return raw_tables.tables_of(self.name)
 
     def is_detail(self, endpoint: str) -> bool:

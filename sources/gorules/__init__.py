@@ -27,6 +27,7 @@ from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Scop
 from . import rows
 from .api import api_url, get_run, list_environments, run_pages
 from .settings import ENVIRONMENTS_TABLE, JOBS_TABLE, LOOKBACK, PROVIDER, RUN, RUNS_TABLE, SETTINGS
+from .tables import TABLES
 
 
 class GoRulesSync(ProviderSync):
@@ -97,6 +98,7 @@ SPEC = ProviderSpec(
     "projects (deployment runs and environments).",
     simulator="simulator.gorules",
     detail_endpoints=(RUN,),
+    raw_tables=TABLES,
 )
 
 __all__ = ["SPEC", "GoRulesSync"]

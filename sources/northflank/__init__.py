@@ -35,6 +35,7 @@ from .settings import (
     WORKFLOW_RUNS,
     WORKFLOWS,
 )
+from .tables import TABLES
 
 RELEASE_RUNS, RELEASE_NODES = "northflank_release_flow_runs", "northflank_release_flow_run_nodes"
 WORKFLOW_RUNS_TABLE, WORKFLOW_NODES = "northflank_workflow_runs", "northflank_workflow_run_nodes"
@@ -175,6 +176,7 @@ SPEC = ProviderSpec(
     "Read and Project > Workflows > Runs > Read.",
     simulator="simulator.northflank",
     detail_endpoints=(RELEASE_FLOW_RUN, WORKFLOW_RUN),
+    raw_tables=TABLES,
 )
 
 __all__ = ["SPEC", "NorthflankSync", "log"]

@@ -42,6 +42,7 @@ from .settings import (
     STAGES_TABLE,
     TREE_READ_MIN_RUNS,
 )
+from .tables import TABLES
 
 
 class SeamlessSync(ProviderSync):
@@ -178,6 +179,7 @@ SPEC = ProviderSpec(
     "deployment; each Seamless request costs one call of that token's GitHub rate limit (5,000/h).",
     simulator="simulator.seamless",
     detail_endpoints=(STAGES,),
+    raw_tables=TABLES,
 )
 
 __all__ = ["PIPELINE", "SPEC", "SeamlessSync"]

@@ -27,6 +27,7 @@ from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Scop
 from . import rows
 from .api import YunxiaoApi, connect
 from .settings import PROVIDER, SETTINGS, TERMINAL_STATUSES, lookback, validate
+from .tables import TABLES
 
 PIPELINES = "yunxiao_pipelines"
 
@@ -117,6 +118,7 @@ SPEC = ProviderSpec(
     "(Yunxiao > personal settings > Personal access tokens) with read access to Flow pipelines.",
     simulator="simulator.yunxiao",
     detail_endpoints=("/{pipelineRunId}",),
+    raw_tables=TABLES,
 )
 
 __all__ = ["SPEC", "YunxiaoSync"]
