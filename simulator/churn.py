@@ -2,8 +2,8 @@
 
 * ``deletes``: some Seamless runs and single stages vanish (``DELETE /api/runs/:id`` and
   ``/api/stages/:id``; a run's stages go with it).
-* ``retention``: Northflank, GoRules and Yunxiao runs older than ``retention_days`` (default: the scale's
-  history) disappear from lists, and their GETs answer as each API answers an unknown id.
+* ``retention``: Northflank, GoRules, Yunxiao and GitHub runs older than ``retention_days`` (default: the
+  scale's history) disappear from lists, and their GETs answer as each API answers an unknown id.
 * ``stage_only``: some Seamless runs stop updating their run row at one moment (``frozen_at``: the start of
   the approval wait, or of the last stage); their later stage changes are ``PATCH /api/stages/:id`` calls
   that leave the run's status and ``updatedAt`` where they were.
@@ -12,6 +12,7 @@
   was, afterwards with an ``updatedAt`` below the watermark a sync taken in between holds.
 * ``long_waits``: some approval gates (Seamless DEPLOY_PROD, Yunxiao manual review, GoRules production
   review, Northflank Approval) wait 8.5 to 12.5 days, then conclude.
+* GitHub (``github=True``) takes part in ``retention`` only.
 
 Each fact is drawn when a run is planned, from a hash of the run's identity (never from the plan's own
 random stream, so a world without churn is unchanged), so the world stays a pure function of
@@ -26,7 +27,7 @@ from .timeline import Run, schedule
 from .world import DAY, Scope, World, rng_for
 
 KINDS = ("deletes", "retention", "stage_only", "late", "long_waits")
-RETENTION_PROVIDERS = ("northflank", "gorules", "yunxiao")
+RETENTION_PROVIDERS = ("northflank", "gorules", "yunxiao", "github")
 LATE_PROVIDERS = ("northflank", "seamless")  # the providers whose lists carry updatedAt
 DEFAULT_LATE_MINUTES = 20.0
 # Shares are high enough that a small world shows every kind within a day or two of clock.
@@ -71,7 +72,7 @@ def apply(world: World, scope: Scope, run: Run) -> None:
     delete_roll, delete_delay = rng.random(), rng.lognormvariate(0.0, 1.0)
     stage_roll, stage_pick, stage_delay = rng.random(), rng.randrange(7), rng.lognormvariate(0.0, 1.0)
     frozen_roll, late_roll, lag_share = rng.random(), rng.random(), rng.random()
-    if "long_waits" in c and wait_roll < LONG_WAITS:
+    if "long_waits" in c and wait_roll < LONG_WAITS and scope.provider != "github":
         _wait_long(run, LONG_WAIT_DAYS[0] + wait_share * (LONG_WAIT_DAYS[1] - LONG_WAIT_DAYS[0]))
     if "retention" in c and scope.provider in RETENTION_PROVIDERS:
         run.deleted_at = run.created + c.retention_s

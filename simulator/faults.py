@@ -104,6 +104,13 @@ class RateLimit:
             self._used += 1
             return True, self.limit - self._used, reset_in
 
+    def refund(self) -> int:
+        """Give one request back (an answer the provider does not charge, e.g. GitHub's 304); the
+        remaining budget after it."""
+        with self._lock:
+            self._used = max(0, self._used - 1)
+            return self.limit - self._used
+
 
 def seconds_until(reset_in: float) -> int:
     """Whole seconds after which a window has certainly reset: rounded up, so waiting that long is enough."""

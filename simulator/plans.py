@@ -30,6 +30,10 @@ def run_id(world: World, scope: Scope, index: int) -> str:
     ref = scope.refs[index]
     if scope.kind == "yunxiao":
         return str(ref + 1)  # Yunxiao numbers runs per pipeline
+    if scope.provider == "github":
+        from .github import record_id
+
+        return record_id(world, scope, ref)
     return uuid_for(world.seed, scope.kind, scope.key, ref)
 
 
@@ -37,6 +41,12 @@ def plan_run(world: World, scope: Scope, index: int) -> Run:
     ref = scope.refs[index]
     if scope.kind == "nf_workflow":
         return _nf_workflow(world, scope, index, ref)
+    if scope.provider == "github":
+        from .github import plan  # the GitHub module plans its own runs and deployments
+
+        run = plan(world, scope, index)
+        run.extra["index"] = index
+        return run
     svc = world.services[scope.service]
     commit = world.commit(svc.index, ref)
     created = scope.created[index]

@@ -1,4 +1,4 @@
-"""What the four provider APIs share: the base class, default credentials, run indexes, list orders."""
+"""What the provider APIs share: the base class, default credentials, run indexes, list orders."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ DEFAULT_CREDENTIALS = {
         "organization_id": ORGANIZATION_ID,
     },
     "seamless": {"api_token": "gho_sim_token"},
+    "github": {"api_token": "ghp_simGitHubToken0000000000000000000000"},
 }
 LIST_ORDERS = ("unsorted", "newest_first")
 # Today's orders: Northflank's is undocumented (served unsorted); GoRules and Yunxiao newest first.
@@ -88,6 +89,10 @@ class ProviderApi:
     def with_budget(self, response: Response, budget: tuple[int, int, float] | None) -> Response:
         return response
 
+    def finish(self, req: Request, response: Response) -> Response:
+        """The last word on an answer (after the response cache): e.g. a conditional request's 304."""
+        return response
+
     # ------------------------------------------------------------------ run lists
 
     def list_order(self) -> str:
@@ -149,6 +154,7 @@ class RunIndex:
 
 
 def build_apis(world: World, credentials: dict, options: dict) -> dict[str, ProviderApi]:
+    from .github import GitHubApi
     from .gorules import GoRulesApi
     from .northflank import NorthflankApi
     from .seamless import SeamlessApi
@@ -156,7 +162,7 @@ def build_apis(world: World, credentials: dict, options: dict) -> dict[str, Prov
 
     return {
         cls.name: cls(world, credentials, options)
-        for cls in (NorthflankApi, GoRulesApi, YunxiaoApi, SeamlessApi)
+        for cls in (NorthflankApi, GoRulesApi, YunxiaoApi, SeamlessApi, GitHubApi)
     }
 
 

@@ -20,15 +20,15 @@ import httpx
 
 from .faults import FaultConfig
 from .server import Engine, HttpServer
-from .world import PROVIDERS, WORLD_OPTIONS, World, _epoch
+from .world import GITHUB_ORG, PROVIDERS, WORLD_OPTIONS, World, _epoch
 
 
 class Simulator:
-    """The four provider APIs over one seeded world. ``port=0`` picks a free port.
+    """The provider APIs over one seeded world. ``port=0`` picks a free port.
 
     ``options``: fault settings (simulator/faults.py), world options (``churn``, ``retention_days``,
-    ``late_minutes``, ``odd_values``) and API options (``list_order``, ``gorules_page_param``,
-    ``gorules_size_param``, ``response_cache``); docs/architecture.md describes them.
+    ``late_minutes``, ``odd_values``, ``github``) and API options (``list_order``, ``gorules_page_param``,
+    ``gorules_size_param``, ``github_run_cap``, ``response_cache``); docs/architecture.md describes them.
     """
 
     def __init__(
@@ -155,6 +155,17 @@ class _Handle:
             "SOURCES__YUNXIAO__TOKEN": c["yunxiao"]["token"],
             "SOURCES__SEAMLESS__BASE_URL": urls["seamless"],
             "SOURCES__SEAMLESS__API_TOKEN": c["seamless"]["api_token"],
+            **self.github_env(),
+        }
+
+    def github_env(self) -> dict[str, str]:
+        """GitHub's variables, when the world has GitHub-built services (``github=True``)."""
+        if not self.world.github:
+            return {}
+        return {
+            "SOURCES__GITHUB__BASE_URL": self.urls["github"],
+            "SOURCES__GITHUB__API_TOKEN": self.credentials["github"]["api_token"],
+            "SOURCES__GITHUB__ORGS": GITHUB_ORG,
         }
 
     def gorules_project_ids(self) -> list[str]:
@@ -224,7 +235,11 @@ class RemoteHandle(_Handle):
         info = self._control("GET", "/_sim/info")
         if self._world is None:
             self._world = World(
-                seed=info["seed"], scale=info["scale"], clock=info["start_clock"], origin=info["origin"]
+                seed=info["seed"],
+                scale=info["scale"],
+                clock=info["start_clock"],
+                origin=info["origin"],
+                github=info["world_options"].get("github"),
             )
         if self._world.options() != info["world_options"]:
             self._world.configure(**info["world_options"])

@@ -1,8 +1,8 @@
 """The simulator's HTTP/1.1 server: asyncio streams, keep-alive, faults, counters, control API.
 
-One server serves the four provider APIs under their prefixes (``/northflank``, ``/gorules``,
-``/yunxiao``, ``/seamless``) and the control API under ``/_sim/``. Yunxiao's paths are also served
-without the prefix (``/organization/...``, ``/oapi/...``) because the Alibaba SDK takes a bare host as
+One server serves the provider APIs under their prefixes (``/northflank``, ``/gorules``,
+``/yunxiao``, ``/seamless``, ``/github``) and the control API under ``/_sim/``. Yunxiao's paths are also
+served without the prefix (``/organization/...``, ``/oapi/...``) because the Alibaba SDK takes a bare host as
 its endpoint and cannot add a path prefix.
 
 Latency and slow responses are ``asyncio.sleep``s, so they never block other connections.
@@ -141,7 +141,9 @@ class Engine:
                 return Response(200, b""), None
         response = api.authenticate(req)
         if response is None:
-            response = self._cached_handle(api, req, match)
+            response = api.finish(req, self._cached_handle(api, req, match))
+        if response.status == 304 and limit is not None:  # a conditional request's 304 is free
+            budget = (limit.limit, limit.refund(), budget[2])
         response = api.with_budget(response, budget).copy()
         # Every real server sends Date; Seamless' staleness rule reads it, so it tells the world's clock.
         response.headers.append(("Date", formatdate(self.world.clock, usegmt=True)))
@@ -255,14 +257,15 @@ class Engine:
         }
 
 
-OPTION_NAMES = ("gorules_page_param", "gorules_size_param", "list_order")
-# Northflank sends x-ratelimit-* on every response, so it always has a budget; unconfigured, it is
-# large enough never to bite.
-UNCONFIGURED_NORTHFLANK_BUDGET = 10_000_000
+OPTION_NAMES = ("gorules_page_param", "gorules_size_param", "list_order", "github_run_cap")
+# Northflank and GitHub send x-ratelimit-* on every response, so they always have a budget; unconfigured,
+# it is large enough never to bite.
+UNCONFIGURED_BUDGET = 10_000_000
 
 
 def with_default_budget(limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
-    limits.setdefault("northflank", RateLimit(UNCONFIGURED_NORTHFLANK_BUDGET, 3600.0))
+    for provider in ("northflank", "github"):
+        limits.setdefault(provider, RateLimit(UNCONFIGURED_BUDGET, 3600.0))
     return limits
 
 

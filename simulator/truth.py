@@ -8,8 +8,8 @@ id) are taken into account: the truth is what the API shows.
 
 from __future__ import annotations
 
-from . import gorules, northflank, seamless, yunxiao
-from .world import ORGANIZATION_ID, Scope, World
+from . import github, gorules, northflank, seamless, yunxiao
+from .world import GITHUB_ORG, ORGANIZATION_ID, Scope, World
 
 TABLES = (
     "northflank_projects",
@@ -30,9 +30,17 @@ TABLES = (
     "seamless_services",
     "seamless_runs",
     "seamless_stages",
+    "github_repositories",
+    "github_workflows",
+    "github_workflow_runs",
+    "github_workflow_jobs",
+    "github_deployments",
+    "github_deployment_statuses",
 )
 # The tables whose rows carry a status (runs and their nodes, jobs and stages).
-STATUS_TABLES = tuple(t for t in TABLES if t.endswith(("_runs", "_nodes", "_jobs", "_stages")))
+STATUS_TABLES = tuple(
+    t for t in TABLES if t.endswith(("_runs", "_nodes", "_jobs", "_stages", "_deployment_statuses"))
+)
 
 
 def expected_keys(world: World, table: str, t: float | None = None) -> set[tuple]:
@@ -71,6 +79,8 @@ def scope_path(w: World, scope: Scope) -> tuple:
         return (svc.gorules_project_id,)
     if scope.kind == "yunxiao":
         return (ORGANIZATION_ID, svc.yunxiao_pipeline_id)
+    if scope.provider == "github":
+        return (svc.gh_repo,)
     return (svc.seamless_service_id,)
 
 
@@ -80,6 +90,8 @@ def run_key(w: World, scope: Scope, run) -> tuple:
         return (*scope_path(w, scope), run.key)
     if scope.kind == "yunxiao":
         return (*scope_path(w, scope), run.extra["pipeline_run_id"])
+    if scope.provider == "github":
+        return (*scope_path(w, scope), int(run.key))
     return (run.key,)
 
 
@@ -207,6 +219,43 @@ def _seamless_stages(w: World, t: float):
                 yield (seamless.stage_id(run.key, i),), seamless.stage_status(step, run.seen(t))
 
 
+# ------------------------------------------------------------------------------------ GitHub
+
+
+def _github_repositories(w: World, t: float):
+    repos = [s.gh_repo for s in w.services if s.gh_repo]
+    return _static((repo,) for repo in [*repos, *([f"{GITHUB_ORG}/docs"] if w.github else [])])
+
+
+def _github_workflows(w: World, t: float):
+    return _static((s.gh_repo, github.workflow_id(s.gh_repo)) for s in w.services if s.gh_repo)
+
+
+def _github_workflow_runs(w: World, t: float):
+    """Every attempt of every run (a re-run keeps the run id; each attempt is a row)."""
+    for (repo, run_id), run in _runs(w, "github", "gh_runs", t):
+        for n, _ in enumerate(github.attempts_at(run, t), 1):
+            yield (repo, run_id, n), github.run_status(run, t, n)
+
+
+def _github_workflow_jobs(w: World, t: float):
+    for (repo, run_id), run in _runs(w, "github", "gh_runs", t):
+        for n, attempt in enumerate(github.attempts_at(run, t), 1):
+            for k, job in enumerate(github.jobs_of(attempt)):
+                status, conclusion = github.job_status(job, attempt, t)
+                yield (repo, github.job_id(run_id, n, k)), conclusion or status
+
+
+def _github_deployments(w: World, t: float):
+    return _static(key for key, _ in _runs(w, "github", "gh_deployments", t))
+
+
+def _github_deployment_statuses(w: World, t: float):
+    for (repo, deployment), run in _runs(w, "github", "gh_deployments", t):
+        for k, (_, state) in enumerate(github.deployment_statuses(run, t)):
+            yield (repo, deployment, github.status_id(deployment, k)), state
+
+
 def churn_events(world: World, a: float, b: float) -> list[dict]:
     """What churn did in (a, b], by time: dicts of ``kind``, ``provider``, ``table``, ``key`` (as in
     expected_keys) and ``at`` (when the API starts showing it).
@@ -254,6 +303,8 @@ RUN_TABLES = {
     "gorules": "gorules_deployment_runs",
     "yunxiao": "yunxiao_pipeline_runs",
     "seamless": "seamless_runs",
+    "gh_runs": "github_workflow_runs",
+    "gh_deployments": "github_deployments",
 }
 
 

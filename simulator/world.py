@@ -4,9 +4,10 @@ Everything is a pure function of ``(seed, scale, origin, clock)``:
 
 * the organisation (services, projects, pipelines) is built eagerly; it is small;
 * each service has a stream of commits, generated per UTC day from a hash of (seed, service, day);
-* each commit has a CI run (Seamless or Yunxiao) and, when it is a main-branch commit whose CI
-  succeeded, deployments (Northflank release flows Development → Staging → Production, a GoRules
-  deployment run, or Seamless's own deploy stages);
+* each commit has a CI run (Seamless or Yunxiao; GitHub Actions for the services ``github=True`` adds)
+  and, when it is a main-branch commit whose CI succeeded, deployments (Northflank release flows
+  Development → Staging → Production, a GoRules deployment run, Seamless's own deploy stages, or the
+  deploy jobs of the GitHub Actions run, each making a GitHub deployment);
 * a *scope* (a list endpoint's parent: a Seamless service, a Yunxiao pipeline, a Northflank
   release-flow stage or workflow, a GoRules project) only keeps compact arrays of its runs' creation
   times and commit numbers; a run's details (its step tree and times) are planned on demand from a
@@ -34,7 +35,7 @@ from datetime import UTC, datetime
 from .timeline import CANCELLED, FAILURE, SUCCESS, Run
 
 DAY = 86400.0
-PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless")
+PROVIDERS = ("northflank", "gorules", "yunxiao", "seamless", "github")
 NF_STAGES = ("Development", "Staging", "Production")
 ORGANIZATION_ID = "5f9a7c1e2b3d4a0011aa22bb"
 # Per release-flow stage: delay before the run is created (after the previous stage or CI) and the
@@ -46,8 +47,20 @@ NF_CHAIN_SHAPE = {
 }
 NF_STAGE_ODDS = {"Development": (0.9, 0.98), "Staging": (0.88, 0.98), "Production": (0.86, 0.93)}
 NF_TEAM_ID = "sim-team"
+GH_ENVIRONMENTS = ("staging", "production")  # GitHub environments, in deploy order
 # World options (Simulator(...) keywords and control-API config keys) and their defaults.
-WORLD_OPTIONS = {"churn": None, "retention_days": None, "late_minutes": None, "odd_values": None}
+WORLD_OPTIONS = {
+    "churn": None,
+    "retention_days": None,
+    "late_minutes": None,
+    "odd_values": None,
+    "github": None,
+}
+# ``github=True`` adds services built by GitHub Actions (one repository each, in GITHUB_ORG), after the
+# others and drawn from their own random stream, so the other services and their runs stay as they are.
+# A quarter of the scale's services (at least three), cycling through these (CI, CD) patterns:
+GITHUB_PATTERNS = (("github", "northflank"), ("github", "gorules"), ("github", "github"))
+GITHUB_ORG = "sim-org"
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,7 @@ class Service:
     gorules_project_id: str | None = None
     gorules_envs: tuple[str, ...] = ()
     created: float = 0.0
+    gh_repo: str | None = None  # owner/name of the GitHub repository (GitHub Actions CI)
 
 
 @dataclass(frozen=True)
@@ -205,7 +219,7 @@ class Scope:
     provider: str
     key: str  # e.g. "northflank:proj/pipe/development"
     service: int | None
-    kind: str  # seamless | yunxiao | nf_release | nf_workflow | gorules
+    kind: str  # seamless | yunxiao | nf_release | nf_workflow | gorules | gh_runs | gh_deployments
     stage: str | None = None  # Northflank release-flow stage (capitalised)
     workflow_id: str | None = None
     project_id: str | None = None
@@ -255,12 +269,17 @@ class World:
         self._lock = threading.RLock()
         self._cache: dict[tuple[str, int], Run] = {}
         self._cache_size = 4096
-        self._generated_until_day = -1
-        self._build_organisation()
-        self._ensure_generated(self.clock)
         self._options = dict(WORLD_OPTIONS)
+        self.github = bool(options.get("github"))
+        self._build()
         self.churn = self.odd = None
         self.configure(**options)
+
+    def _build(self) -> None:
+        self._generated_until_day = -1
+        self._cache.clear()
+        self._build_organisation()
+        self._ensure_generated(self.clock)
 
     # ------------------------------------------------------------------ options
 
@@ -274,8 +293,11 @@ class World:
             raise ValueError(f"unknown world options: {sorted(unknown)}")
         o = {**self._options, **{k: _plain(v) for k, v in options.items()}}
         churn = parse_churn(o["churn"], o["retention_days"], o["late_minutes"], self.scale.history_days)
-        odd = OddValues(self, o["odd_values"]) if o["odd_values"] else None
         with self._lock:
+            if bool(o["github"]) != self.github:  # the organisation changes: built again, as it would be
+                self.github = bool(o["github"])
+                self._build()
+            odd = OddValues(self, o["odd_values"]) if o["odd_values"] else None
             self._options, self.churn, self.odd = o, churn, odd
             self._cache.clear()  # plans carry churn facts
 
@@ -308,6 +330,8 @@ class World:
         self._build_yunxiao(rng)
         self._build_northflank(rng)
         self._build_gorules(rng)
+        if self.github:
+            self._build_github(names)
         self._build_scopes()
 
     def _build_seamless(self, rng: random.Random) -> None:
@@ -374,6 +398,44 @@ class World:
                     )
                 )
 
+    def _build_github(self, names: list[str]) -> None:
+        """Services built by GitHub Actions, after the others, from their own random stream: each deployed
+        by Northflank (in projects of their own), GoRules, or its own workflow's deploy jobs."""
+        rng = rng_for(self.seed, "github-organisation")
+        first = len(self.services)
+        added = []
+        for n in range(max(3, self.scale.services // 4)):
+            i = first + n
+            ci, cd = GITHUB_PATTERNS[n % len(GITHUB_PATTERNS)]
+            name = names[i % len(names)] + ("" if i < len(names) else f"-{i // len(names)}")
+            svc = Service(
+                index=i,
+                name=name,
+                ci=ci,
+                cd=cd,
+                rate=self.scale.commits_per_day * rng.uniform(0.5, 1.5),
+                use_staging=rng.random() < 0.8,
+                integration_tests=rng.random() < 0.6,
+                auto_deploy=rng.random() < 0.5,
+                created=self.origin - rng.uniform(30, 400) * DAY,
+                gh_repo=f"{GITHUB_ORG}/{name}",
+            )
+            self.services.append(svc)
+            added.append(svc)
+        northflank = [s for s in added if s.cd == "northflank"]
+        for n, chunk in enumerate(northflank[i : i + 3] for i in range(0, len(northflank), 3)):
+            project = NfProject(f"gh-{chunk[0].name.split('-')[0]}-{n + 1}", f"GitHub {n + 1}", "created",
+                                self.origin - 200 * DAY)  # fmt: skip
+            for svc in chunk:
+                svc.nf_project_id, svc.nf_pipeline_id = project.id, svc.name
+                svc.nf_stages = NF_STAGES if rng.random() < 0.8 else ("Development", "Production")
+                project.pipelines.append(svc.index)
+            self.nf_projects.append(project)
+        for svc in added:
+            if svc.cd == "gorules":
+                svc.gorules_project_id = uuid_for(self.seed, "gorules-project", svc.index)
+                svc.gorules_envs = ("development", "staging", "production")
+
     def _build_scopes(self) -> None:
         self.scopes: dict[str, Scope] = {}
         self.service_scopes: dict[int, list[Scope]] = {}
@@ -381,6 +443,12 @@ class World:
             own = []
             if svc.ci == "seamless":
                 own.append(Scope("seamless", f"seamless:{svc.seamless_service_id}", svc.index, "seamless"))
+            elif svc.ci == "github":
+                own.append(Scope("github", f"github:{svc.gh_repo}", svc.index, "gh_runs"))
+                if svc.cd == "github":
+                    own.append(
+                        Scope("github", f"github:{svc.gh_repo}/deployments", svc.index, "gh_deployments")
+                    )
             else:
                 key = f"yunxiao:{ORGANIZATION_ID}/{svc.yunxiao_pipeline_id}"
                 own.append(Scope("yunxiao", key, svc.index, "yunxiao"))
@@ -425,6 +493,11 @@ class World:
                 number = len(self.commit_times[svc.index])
                 self.commit_times[svc.index].append(t)
                 self._add_commit_runs(svc, number, t)
+        for svc in self.services:
+            if svc.ci == "github" and rng_for(self.seed, "gh-codeql", svc.index, day).random() < 0.4:
+                # GitHub's dynamic CodeQL workflow (not in the repository's workflow list) at night; its
+                # runs carry the day as a negative ref (commit numbers are the CI runs' refs)
+                _insert(self.service_scopes[svc.index][0], day_start + 3 * 3600 + svc.index * 60, -day - 1)
         for scope in self.workflow_scopes:
             rng = rng_for(self.seed, "workflow-day", scope.key, day)
             nightly = scope.workflow_id.startswith("nightly")
@@ -434,12 +507,17 @@ class World:
 
     def _add_commit_runs(self, svc: Service, number: int, t: float) -> None:
         for scope in self.service_scopes[svc.index]:
-            if scope.kind in ("seamless", "yunxiao"):
+            if scope.kind in ("seamless", "yunxiao", "gh_runs"):
                 _insert(scope, t, number)
         if svc.cd == "seamless":
             return
         _, main, ci_result, _, queue, total = self._ci_facts(svc, number)
         if not main or ci_result != "success":
+            return
+        if svc.cd == "github":
+            scope = next(s for s in self.service_scopes[svc.index] if s.kind == "gh_deployments")
+            for env, created, *_ in self.gh_deploy_jobs(svc, number, t + queue + total):
+                _insert(scope, created, 2 * number + GH_ENVIRONMENTS.index(env))
             return
         for kind, created, stage in self._deployments(svc, number, t + queue + total):
             scope = next(s for s in self.service_scopes[svc.index] if s.kind == kind and s.stage == stage)
@@ -501,6 +579,23 @@ class World:
         result = SUCCESS if roll < odds[0] else FAILURE if roll < odds[1] else CANCELLED
         total = lognormal(rng, total_median, total_sigma, total_cap)
         return {"delay": delay, "result": result, "total": total, "promote": rng.random() < 0.8}
+
+    def gh_deploy_jobs(self, svc: Service, number: int, ci_end: float) -> list[tuple]:
+        """The deploy jobs of a GitHub-deployed main commit whose CI passed, in order: (environment, job
+        start = when its deployment is created, approval wait, duration, result). Staging (when the
+        service uses it) then production; a failed staging deploy skips production."""
+        rng = rng_for(self.seed, "gh-deploy", svc.index, number)
+        jobs, t = [], ci_end
+        for env in GH_ENVIRONMENTS if svc.use_staging else GH_ENVIRONMENTS[1:]:
+            wait = lognormal(rng, 1800, 1.0, 2 * DAY) if env == "production" and not svc.auto_deploy else 0.0
+            duration = lognormal(rng, 90, 0.5, 1800)
+            roll = rng.random()
+            result = SUCCESS if roll < 0.93 else FAILURE if roll < 0.98 else CANCELLED
+            jobs.append((env, t, wait, duration, result))
+            if result != SUCCESS:
+                break
+            t += wait + duration
+        return jobs
 
     # ------------------------------------------------------------------------------ clock
 
