@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from sources import gorules, northflank, seamless, yunxiao
+from sources import github, gorules, northflank, seamless, yunxiao
 from sources.common.provider import ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
-    spec.name: spec for spec in (northflank.SPEC, gorules.SPEC, yunxiao.SPEC, seamless.SPEC)
+    spec.name: spec for spec in (northflank.SPEC, gorules.SPEC, yunxiao.SPEC, seamless.SPEC, github.SPEC)
 }
 PROVIDERS: tuple[str, ...] = tuple(SPECS)

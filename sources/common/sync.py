@@ -66,6 +66,7 @@ class Scope:
     # ETags of the list's conditional requests as of its last complete scan (see ListUnchanged); the
     # provider reads them and writes the new ones, the engine commits them with the scope's state.
     validators: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    full: bool = field(default=False, compare=False)  # this scan is a full scan: read it all, unconditionally
 
     @property
     def params(self) -> dict[str, Any]:
@@ -260,7 +261,7 @@ class SyncRun:
         """Read one scope's list as far as needed; record what it says in its (fresh) tracker."""
         full = tracker.full_scan_due(now)
         in_destination = self.destination.run_ids(scope) if full else None
-        scope = replace(scope, validators=dict(tracker.validators))
+        scope = replace(scope, validators=dict(tracker.validators), full=full)
         rows: TableRows = {}
         backlog: list[BacklogItem] = []
         listed: set[str] = set()
