@@ -41,6 +41,7 @@ def serve(
         latency_ms=latency_ms,
         fault_rate=fault_rate,
         rate_limits=limits,
+        github=True,
     )
 
     def ready(running: Simulator) -> None:
