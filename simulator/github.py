@@ -31,7 +31,6 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
-from .faults import seconds_until
 from .http import HttpError, Request, Response, json_response
 from .providers import ProviderApi
 from .timeline import CANCELLED, FAILURE, PENDING, RUNNING, SKIPPED, SUCCESS, WAITING, Run, Step, schedule
@@ -866,7 +865,7 @@ def _rate_headers(limit: int, remaining: int, reset_in: float) -> list[tuple[str
         ("x-ratelimit-limit", str(limit)),
         ("x-ratelimit-remaining", str(remaining)),
         ("x-ratelimit-used", str(limit - remaining)),
-        ("x-ratelimit-reset", str(int(time.time()) + seconds_until(reset_in))),
+        ("x-ratelimit-reset", str(math.ceil(time.time() + reset_in))),  # waiting until then is enough
         ("x-ratelimit-resource", "core"),
     ]
 

@@ -420,7 +420,8 @@ class ProviderClient:
         started = time.monotonic()
         try:
             with self._slots:
-                response = self._http.get(path, params=query, headers=headers)
+                # None, not {}: httpx replaces a URL's own query with an empty params dict (a next-page link)
+                response = self._http.get(path, params=query or None, headers=headers)
         except httpx.TimeoutException as exc:
             raise _Failed(
                 f"timeout ({type(exc).__name__})",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sources.common import time_or_none
+
 Row = dict[str, Any]
 # A status's log_url of an Actions deployment: https://github.com/{o}/{r}/actions/runs/{run}/job/{job}
 _LOG_URL = re.compile(r"/actions/runs/(\d+)(?:/job/(\d+))?")
@@ -112,8 +114,18 @@ def job_row(repository: str, item: Row) -> Row:
             )
         },
         "run_attempt": item.get("run_attempt") or 1,
-        "steps": [{k: step.get(k) for k in STEP_FIELDS} for step in steps if isinstance(step, dict)],
+        "steps": [_step(step) for step in steps if isinstance(step, dict)],
     }
+
+
+def _step(step: Row) -> Row:
+    """A step with its times in UTC (GitHub sends some with an offset), as every stored time is."""
+    out = {k: step.get(k) for k in STEP_FIELDS}
+    for field in ("started_at", "completed_at"):
+        moment = time_or_none(out[field])
+        if moment is not None:
+            out[field] = moment.isoformat()
+    return out
 
 
 def deployment_row(repository: str, item: Row) -> Row:
