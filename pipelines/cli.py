@@ -79,8 +79,8 @@ class _Commands(click.Group):
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cicd-etl")
 def main() -> None:
-    """CI/CD delivery analytics: load pipeline runs from Northflank, GoRules BRMS, Yunxiao Flow and
-    Seamless CI/CD into DuckDB or PostgreSQL, then build delivery and DORA metrics."""
+    """CI/CD delivery analytics: load pipeline runs from the CI/CD providers into DuckDB or PostgreSQL,
+    then build delivery and DORA metrics."""
     os.environ.setdefault("RUNTIME__LOG_LEVEL", DLT_LOG_LEVEL)
     signal.signal(signal.SIGTERM, _terminated)  # a scheduler's timeout stops a run as Ctrl-C does
 

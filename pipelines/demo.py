@@ -1,7 +1,7 @@
 """`cicd-etl demo`: the whole product on the bundled simulator, with no account, token or network.
 
 simulator (child process, free loopback port) → load every registered provider → dbt models → report →
-summary. The simulated world includes the services built by GitHub Actions (`github=True`).
+summary. The simulated world is the simulator's demo world (`simulator.DEMO_OPTIONS`: every provider).
 Each demo starts from a fresh database so that what it shows does not depend on earlier runs.
 """
 
@@ -37,7 +37,7 @@ def run_demo(scale: str, out_dir: Path, say: Callable[[str], None] = print) -> D
     _start_fresh(destination, out_dir)
 
     say(f"Starting the provider simulator ({scale} world) ...")
-    handle = simulator.launch(scale=scale, github=True)
+    handle = simulator.launch(scale=scale, **simulator.DEMO_OPTIONS)
     try:
         as_of = handle.clock_datetime  # the simulated world's "now": what the DORA window ends at
         with temporary_environment({**handle.env(), "CICD_ETL_PIPELINES_DIR": str(out_dir / ".pipelines")}):

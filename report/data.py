@@ -21,6 +21,7 @@ import pandas as pd
 
 from pipelines.privacy import connect_duckdb
 from sources.raw_tables import PROVIDERS
+from sources.registry import SPECS
 
 VERDICTS = "('SUCCESS', 'FAILURE', 'TIMED_OUT')"  # the results failure rates and durations count
 OUTCOMES = ["succeeded", "failed", "timed_out", "cancelled", "skipped"]
@@ -423,11 +424,13 @@ def critical_path(units: pd.DataFrame, slack_min: float = 0.05) -> pd.Series:
 
 
 def queue_waits(r: Report) -> pd.DataFrame:
-    """Queue time of runs that started in the window. GoRules has none: its runs start when created."""
+    """Queue time of runs that started in the window, of the providers whose runs have a start of their
+    own (the registry's `queue_time`: some APIs give none, so a run starts when it is created)."""
+    queued = ", ".join(f"'{spec.name}'" for spec in SPECS.values() if spec.queue_time)
     return r.sql(
         f"""select provider, count(*) as runs, {percentiles("queue_sec", 1, 0.5, 0.9)}
             from analytics.fct_pipeline_runs
-            where queue_sec is not null and provider <> 'gorules' and {finished_in_window("started_at")}
+            where queue_sec is not null and provider in ({queued}) and {finished_in_window("started_at")}
               and {IN_PROVIDERS} and {IN_SERVICES}
             group by all order by provider"""
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-PROVIDER_COLORS = {"northflank": "#4C72B0", "gorules": "#DD8452", "yunxiao": "#55A868", "seamless": "#C44E52"}
+from sources.registry import PROVIDERS
+
+# One colour per provider, in the registry's order (a provider keeps its colour in every chart).
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B2", "#937860", "#DA8BC3", "#8C8C8C")
+PROVIDER_COLORS = {provider: PALETTE[i % len(PALETTE)] for i, provider in enumerate(PROVIDERS)}
 TIER_COLORS = {"elite": "#1a9850", "high": "#91cf60", "medium": "#fdae61", "low": "#d73027"}
 STATUS_COLORS = {"QUEUED": "#9ecae1", "IN_PROGRESS": "#3182bd", "WAITING": "#fd8d3c", "OTHER": "#969696"}
 STAGE_TYPE_COLORS = {
@@ -15,7 +19,7 @@ STAGE_TYPE_COLORS = {
 }
 ALL_SERVICES = "(all services)"  # mart_dora_summary's row for every service together
 CHART_WIDTH = 860
-# Browsers pick per glyph: Chinese Yunxiao stage names fall through to a CJK font when one is installed.
+# Browsers pick per glyph: Chinese stage names fall through to a CJK font when one is installed.
 FONT = (
     "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'Noto Sans', "
     "'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'PingFang SC', 'Microsoft YaHei', sans-serif"

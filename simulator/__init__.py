@@ -10,7 +10,11 @@ from .faults import ALL_KINDS as FAULT_KINDS
 from .runtime import LocalHandle, RemoteHandle, Simulator, launch
 from .world import PROVIDERS, SCALES, World
 
+# The demo's world (`cicd-etl demo`, `cicd-etl simulate`): every provider the simulator serves has data.
+DEMO_OPTIONS = {"github": True}
+
 __all__ = [
+    "DEMO_OPTIONS",
     "FAULT_KINDS",
     "PROVIDERS",
     "SCALES",

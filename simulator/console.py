@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import DEMO_OPTIONS
 from .runtime import LocalHandle, Simulator
 from .world import PROVIDERS
 
@@ -41,7 +42,7 @@ def serve(
         latency_ms=latency_ms,
         fault_rate=fault_rate,
         rate_limits=limits,
-        github=True,
+        **DEMO_OPTIONS,
     )
 
     def ready(running: Simulator) -> None:

@@ -55,9 +55,7 @@ def rerun(gh):
 
 def test_githubkit_pages_and_parses_repositories_workflows_and_runs(gh):
     github = kit(gh)
-    repos = list(
-        github.rest.paginate(github.rest("2022-11-28").repos.list_for_org, org="sim-org")
-    )
+    repos = list(github.rest.paginate(github.rest("2022-11-28").repos.list_for_org, org="sim-org"))
     assert {r.full_name for r in repos} == {*repositories(gh), "sim-org/docs"}
     for full_name in repositories(gh):
         owner, name = full_name.split("/")

@@ -1,6 +1,6 @@
 """The HTTP layer shared by every provider source (auth, retries, limits, counters, errors)."""
 
-from .auth import Acs3Auth, BearerAuth, SecretAuth, YunxiaoTokenAuth, acs3_authorization, expand_path
+from .auth import Acs3Auth, BearerAuth, HeaderTokenAuth, SecretAuth, acs3_authorization, expand_path
 from .errors import (
     AuthError,
     BudgetExhausted,
@@ -44,6 +44,7 @@ __all__ = [
     "BudgetExhausted",
     "BodyProblem",
     "Check",
+    "HeaderTokenAuth",
     "HttpSettings",
     "NotFoundError",
     "PayloadError",
@@ -54,7 +55,6 @@ __all__ = [
     "Redactor",
     "SecretAuth",
     "TransientError",
-    "YunxiaoTokenAuth",
     "acs3_authorization",
     "bare_list",
     "conditional_key",

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 ACS3 = "ACS3-HMAC-SHA256"
-YUNXIAO_API_VERSION = "2021-06-25"
+DEFAULT_ACS_VERSION = "2021-06-25"  # x-acs-version when the caller names none
 
 
 class SecretAuth(httpx.Auth):
@@ -23,7 +23,7 @@ class SecretAuth(httpx.Auth):
 
 
 class BearerAuth(SecretAuth):
-    """`Authorization: Bearer <token>` (Northflank, GoRules, Seamless)."""
+    """`Authorization: Bearer <token>`."""
 
     def __init__(self, token: str) -> None:
         self._token = token
@@ -36,14 +36,15 @@ class BearerAuth(SecretAuth):
         return (self._token,)
 
 
-class YunxiaoTokenAuth(SecretAuth):
-    """`x-yunxiao-token: <personal access token>` (the new Yunxiao OpenAPI, /oapi/v1)."""
+class HeaderTokenAuth(SecretAuth):
+    """A token in a header of the API's own (e.g. `x-<vendor>-token: <personal access token>`)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, header: str, token: str) -> None:
+        self._header = header
         self._token = token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["x-yunxiao-token"] = self._token
+        request.headers[self._header] = self._token
         yield request
 
     def secrets(self) -> tuple[str, ...]:
@@ -54,7 +55,7 @@ def expand_path(template: str, **params: object) -> str:
     """Fill `{name}` placeholders, percent-encoding each value as one segment (`/` -> %2F, ' ' -> %20).
 
     This is the encoding Alibaba's SDK uses (quote(v, safe='~')); the signed canonical URI is
-    this path verbatim, so always build Yunxiao paths with it.
+    this path verbatim, so always build signed paths with it.
     """
     return template.format_map({k: quote(str(v), safe="~") for k, v in params.items()})
 
@@ -100,7 +101,8 @@ def _nonce() -> str:
 
 
 class Acs3Auth(SecretAuth):
-    """AccessKey signing for the Yunxiao 2021-06-25 OpenAPI. The caller sets `x-acs-action`.
+    """AccessKey signing (ACS3-HMAC-SHA256, Alibaba Cloud's OpenAPI signature). The caller sets
+    `x-acs-action`; `version` is the API's `x-acs-version`.
 
     Signs `host`, every `x-acs-*` header and `content-type` if present: only headers the
     transport never rewrites (the server checks exactly the ones listed in SignedHeaders).
@@ -112,7 +114,7 @@ class Acs3Auth(SecretAuth):
         access_key_id: str,
         access_key_secret: str,
         *,
-        version: str = YUNXIAO_API_VERSION,
+        version: str = DEFAULT_ACS_VERSION,
         clock: Callable[[], str] = _utc_stamp,
         nonce: Callable[[], str] = _nonce,
     ) -> None:

@@ -48,7 +48,7 @@ class AuthError(ProviderError):
 
 
 class NotFoundError(ProviderError):
-    """404: the object does not exist (sources use it to probe, e.g. Northflank release-flow stages)."""
+    """404: the object does not exist (sources use it to probe, e.g. whether a list exists)."""
 
 
 class TransientError(ProviderError):

@@ -1,7 +1,7 @@
 """The one incremental mechanism every provider shares: what a scope's run list says about each run.
 
-A *scope* is one run list (a Northflank release-flow stage, a GoRules project, a Yunxiao pipeline, a
-Seamless service, ...). Its state, kept in dlt's source state and committed with the data it describes:
+A *scope* is one run list (a pipeline's, a project's, a repository's ...: each provider's package says
+which). Its state, kept in dlt's source state and committed with the data it describes:
 
     watermark    newest `position` (creation or start time) recorded; lists are read back to
                  `watermark - lookback` (server filter or, on a newest-first list, an early stop)

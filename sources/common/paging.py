@@ -38,7 +38,7 @@ def dig(*keys: str) -> Items:
 
 
 def bare_list(body: Any) -> Any:
-    """The `items` extractor for APIs that answer with a bare JSON array (Yunxiao oapi)."""
+    """The `items` extractor for APIs that answer with a bare JSON array."""
     return body
 
 
@@ -46,7 +46,7 @@ _NEXT_TOKEN = dig("nextToken")
 
 
 def x_next_page(response: ApiResponse) -> bool | None:
-    """Yunxiao oapi `x-next-page`: False when present and empty, None when the header is absent."""
+    """An `x-next-page` header: False when present and empty, None when the header is absent."""
     value = response.headers.get("x-next-page")
     return None if value is None else bool(value.strip())
 
@@ -62,7 +62,7 @@ def cursor_pages(
     cursor_param: str = "cursor",
     page_param: str = "page",
 ) -> Iterator[list[Any]]:
-    """Northflank paging: `pagination {hasNextPage, cursor}`; stop on hasNextPage false or an empty page.
+    """Cursor paging: `pagination {hasNextPage, cursor}`; stop on hasNextPage false or an empty page.
 
     Without a cursor the next page is `page+1` (the official SDK's fallback). A cursor seen before
     while hasNextPage is true, or a page equal to the previous one, raises PayloadError.
@@ -141,7 +141,7 @@ def token_pages(
     token_param: str = "nextToken",
     token: Items = _NEXT_TOKEN,
 ) -> Iterator[list[Any]]:
-    """Yunxiao 2021 paging: send `nextToken` back until it is empty; an empty page also stops.
+    """Token paging: send `nextToken` back until it is empty; an empty page also stops.
 
     A token seen before raises PayloadError (tokens are offsets; a repeat would loop forever).
     """

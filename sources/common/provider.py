@@ -29,6 +29,7 @@ class ProviderSpec:
     validate: Callable[[Mapping[str, Any]], list[str]] = lambda values: []  # rules across settings
     detail_endpoints: tuple[str, ...] = ()  # endpoint templates (or their endings) that read one run
     raw_tables: tuple[raw_tables.RawTable, ...] = ()  # as declared in the package's tables.py
+    queue_time: bool = True  # its runs have a start of their own (False: they start when created)
 
     @property
     def all_settings(self) -> tuple[Setting, ...]:

@@ -13,7 +13,7 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[^\s,;\"']+"),
     re.compile(r"(?i)((?:signature|credential)=)[^\s,;&\"']+"),
     re.compile(
-        r"(?i)(\b(?:authorization|x-yunxiao-token|x-acs-signature-nonce|x-acs-security-token|"
+        r"(?i)(\b(?:authorization|x-[a-z0-9-]*-token|x-acs-signature-nonce|x-acs-security-token|"
         r"api_token|access_key_secret|token|secret)[\"']?\s*[:=]\s*[\"']?)[^\s,;&\"']+"
     ),
 ]

@@ -12,9 +12,9 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 def parse_time(value: object) -> datetime | None:
     """Parse a provider timestamp to an aware UTC datetime; None for "not set".
 
-    Accepts ISO-8601 with `T` or a space (Northflank: "2021-01-01 12:01:00.000Z"), `Z` or an offset
+    Accepts ISO-8601 with `T` or a space ("2021-01-01 12:01:00.000Z"), `Z` or an offset
     (a value without one is taken as UTC), datetimes, and epoch seconds or milliseconds as numbers or
-    numeric strings (ms when above 1e12). None, "" and 0 mean "not yet" (Yunxiao sends 0).
+    numeric strings (ms when above 1e12). None, "" and 0 mean "not yet" (an API that sends 0 for it).
     Anything else raises ValueError naming the value: a garbled time is a payload problem, not a null.
     """
     if value is None or value == "":

@@ -99,6 +99,7 @@ SPEC = ProviderSpec(
     simulator="simulator.gorules",
     detail_endpoints=(RUN,),
     raw_tables=TABLES,
+    queue_time=False,  # the API has no start time: a run starts when it is created
 )
 
 __all__ = ["SPEC", "GoRulesSync"]

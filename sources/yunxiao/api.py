@@ -18,13 +18,13 @@ from sources.common import (
     ApiResponse,
     AuthError,
     BodyProblem,
+    HeaderTokenAuth,
     HttpSettings,
     NotFoundError,
     PayloadError,
     ProviderClient,
     ProviderError,
     Quirks,
-    YunxiaoTokenAuth,
     bare_list,
     dig,
     expand_path,
@@ -262,7 +262,11 @@ def connect(
         client = ProviderClient(s.PROVIDER, base_url, auth, settings, quirks=QUIRKS_2021)
         return OpenApi2021(client, organization_id)
     client = ProviderClient(
-        s.PROVIDER, base_url, YunxiaoTokenAuth(credentials["token"]), settings, quirks=QUIRKS_OAPI
+        s.PROVIDER,
+        base_url,
+        HeaderTokenAuth(s.TOKEN_HEADER, credentials["token"]),
+        settings,
+        quirks=QUIRKS_OAPI,
     )
     return Oapi(client, organization_id)
 

@@ -98,3 +98,6 @@ RUN_TIME_FIELDS = ("createTime", "updateTime", "startTime", "endTime")
 
 def lookback(values: Mapping[str, Any]) -> timedelta:
     return timedelta(hours=values["lookback_hours"])
+
+
+TOKEN_HEADER = "x-yunxiao-token"  # the personal-token API (/oapi/v1) reads the token here
