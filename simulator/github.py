@@ -192,26 +192,33 @@ def _run(world, scope, svc, created, attempts, commit, *, kind, number, rng) -> 
     return run
 
 
-def _plan_deployment(world: World, scope: Scope, svc: Service, index: int, ref: int) -> Run:
+def _deploy_job(world: World, svc: Service, ref: int) -> tuple[Run, Step]:
+    """The CI run of a deployment's commit, and its deploy job that made the deployment."""
     number, env = ref // 2, GH_ENVIRONMENTS[ref % 2]
     ci = ci_run(world, svc, number)
-    job = next(j for j in ci.extra["attempts"][0].children if j.extra.get("environment") == env)
+    return ci, next(j for j in ci.extra["attempts"][0].children if j.extra.get("environment") == env)
+
+
+def _plan_deployment(world: World, scope: Scope, svc: Service, index: int, ref: int) -> Run:
+    env = GH_ENVIRONMENTS[ref % 2]
+    ci, job = _deploy_job(world, svc, ref)
     dep_id = deployment_id(svc.gh_repo, ref)
     run = Run("github", scope.key, str(dep_id), scope.created[index], job, commit=ci.commit)
     run.extra.update(environment=env, ci=ci, job=job, repo=svc.gh_repo, inactive_at=None)
     if env != "production" and job.outcome == SUCCESS:
-        run.extra["inactive_at"] = _superseded_at(world, scope, index, env)
+        run.extra["inactive_at"] = _superseded_at(world, scope, svc, index, env)
     return run
 
 
-def _superseded_at(world: World, scope: Scope, index: int, env: str) -> float | None:
-    """When the next successful deployment to the same environment made this one `inactive`."""
+def _superseded_at(world: World, scope: Scope, svc: Service, index: int, env: str) -> float | None:
+    """When the next successful deployment to the same environment made this one `inactive` (read from
+    its deploy job, not its plan: a plan would look for its own successor, and so on)."""
     for later in range(index + 1, min(len(scope.created), index + 40)):
         if GH_ENVIRONMENTS[scope.refs[later] % 2] != env:
             continue
-        run = world.run(scope, later)
-        if run.root.outcome == SUCCESS and run.root.end is not None:
-            return run.root.end
+        _, job = _deploy_job(world, svc, scope.refs[later])
+        if job.outcome == SUCCESS and job.end is not None:
+            return job.end
     return None
 
 
