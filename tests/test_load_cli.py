@@ -194,12 +194,13 @@ def test_run_with_nothing_configured_explains_how_to_configure(tmp_path):
 
     assert done.returncode == 2
     assert "Traceback" not in done.stdout + done.stderr
-    assert "not configured: northflank, gorules, yunxiao, seamless" in done.stderr
+    assert "not configured: northflank, gorules, yunxiao, seamless, github" in done.stderr
     for variable in (
         "SOURCES__NORTHFLANK__API_TOKEN",
         "SOURCES__GORULES__BASE_URL",
         "SOURCES__YUNXIAO__ACCESS_KEY_SECRET",
         "SOURCES__SEAMLESS__API_TOKEN",
+        "SOURCES__GITHUB__API_TOKEN",
     ):
         assert variable in done.stderr
     assert "cicd-etl demo" in done.stderr

@@ -22,6 +22,7 @@ import pytest
 from model_fixtures import Warehouse, built_warehouse, duckdb_connect
 
 from pipelines.models import ModelsError, build_models, coverage_warning
+from sources.registry import PROVIDERS
 
 WEEK = date(2024, 3, 4)
 HOUR = 3600.0
@@ -478,7 +479,7 @@ def _coverage(warehouse) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_metric_coverage_names_each_reason_and_the_values_no_seed_maps(warehouse):
     coverage = _coverage(warehouse)
-    assert len(coverage) == 7 * 4
+    assert len(coverage) == 7 * len(PROVIDERS)  # every metric for every registered provider
     reasons = {r["reason"] for r in warehouse.rows("select reason from analytics.mart_metric_coverage")}
     assert reasons <= {
         "no_commit",

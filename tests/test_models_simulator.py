@@ -30,12 +30,12 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 import pytest
+from load_fixtures import PROVIDERS  # the standard world's providers (a world without GitHub)
 
 from pipelines.config import Destination
 from pipelines.models import ModelsResult, build_models
 from pipelines.runner import load_providers
 from simulator import launch
-from sources.registry import PROVIDERS
 
 PG_URL_ENV = "CICD_ETL_TEST_POSTGRES"
 SEEDS = Path(__file__).resolve().parent.parent / "sql" / "seeds"
