@@ -218,7 +218,8 @@ def test_an_unknown_provider_gets_a_one_line_answer(tmp_path, sim):
     assert "Traceback" not in done.stdout + done.stderr
     mentions = [line for line in (done.stdout + done.stderr).splitlines() if "gitlab" in line]
     assert mentions == [
-        "cicd-etl: configuration: unknown provider gitlab; choose from northflank, gorules, yunxiao, seamless"
+        "cicd-etl: configuration: unknown provider gitlab; "
+        "choose from northflank, gorules, yunxiao, seamless, github"
     ]
     assert not db.exists() and sim.stats()["total"] == served  # no request was made
 
