@@ -26,6 +26,7 @@ from model_fixtures import load_fixture
 from pipelines.models import build_models
 from report import ReportError, data, render_report, summary, tables
 from sources.raw_tables import ETL_TABLES, dlt_columns, primary_key
+from sources.registry import PROVIDERS
 
 CLI = Path(sys.executable).with_name("cicd-etl")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -180,7 +181,7 @@ def test_freshness_mart_states_each_providers_last_load_backlog_and_activity(war
         )
     }
     as_of = datetime(2024, 3, 8)
-    assert set(rows) == {"northflank", "gorules", "yunxiao", "seamless"}  # one row each, loaded or not
+    assert set(rows) == set(PROVIDERS)  # one row each registered provider, loaded or not
     gorules = rows["gorules"]
     assert gorules[:4] == ("failed", "HTTP 401 from /api/projects: token rejected", datetime(2024, 3, 7, 23),
                            datetime(2024, 3, 6, 23))  # fmt: skip  # the last load that landed data
@@ -339,7 +340,7 @@ def test_coverage_names_each_reason_and_the_values_no_seed_maps(executed):
             outputs_by_section(executed)["11. Data coverage"], "Coverage per metric and provider"
         )
     }
-    assert len(rows) == 7 * 4
+    assert len(rows) == 7 * len(PROVIDERS)  # every metric for every registered provider
     northflank = rows[("run failure rate", "northflank")]
     assert (northflank["considered"], northflank["used"], northflank["coverage"]) == ("6", "5", "83.3%")
     assert northflank["what was left out, and why"] == (
