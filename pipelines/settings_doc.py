@@ -112,7 +112,7 @@ def render() -> str:
     parts.append(
         "## Every provider: HTTP, pacing and incremental loading\n\n"
         "Set once for every provider under `[sources]` (`SOURCES__TIMEOUT_S`), or for one provider under\n"
-        "`[sources.<provider>]` (`SOURCES__NORTHFLANK__TIMEOUT_S`); the provider's own value wins.\n"
+        "`[sources.<provider>]` (`SOURCES__<PROVIDER>__TIMEOUT_S`); the provider's own value wins.\n"
     )
     parts.append(_table(_shared_rows(HTTP_SETTINGS + SYNC_SETTINGS)))
     parts.append(

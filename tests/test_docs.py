@@ -13,6 +13,7 @@ import pytest
 from load_fixtures import CLI
 
 from pipelines.settings_doc import render
+from simulator import DEMO_OPTIONS, Simulator
 from sources.registry import SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,10 +74,18 @@ def _checks(provider: str) -> list[str]:
     return re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
 
 
+@pytest.fixture(scope="module")
+def every_provider_sim(sim_clock):
+    """The simulator's demo world: every provider it serves has data (the shared `sim` has no GitHub)."""
+    with Simulator(scale="small", seed=42, clock=sim_clock, **DEMO_OPTIONS).running() as handle:
+        yield handle
+
+
 @pytest.mark.parametrize("provider", list(SPECS))
 def test_each_provider_page_says_where_credential_and_ids_come_from_and_its_check_works(
-    provider, sim, tmp_path
+    provider, every_provider_sim, tmp_path
 ):
+    sim = every_provider_sim
     page = (ROOT / "docs" / "providers" / f"{provider}.md").read_text(encoding="utf-8")
     for heading in ("## The credential", "## The ids", "## Check"):
         assert heading in page

@@ -54,7 +54,7 @@ class ProviderSpec:
 
     def credentials_in_use(self, values: Mapping[str, Any]) -> list[Setting]:
         """The secret settings these resolved values authenticate with: the required ones, and those the
-        provider's own rules need (Yunxiao: the AccessKey pair or the token, by `api`)."""
+        provider's own rules need (e.g. one of two credentials, by the API chosen)."""
         return [
             s
             for s in self.all_settings

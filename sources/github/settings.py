@@ -64,7 +64,7 @@ SETTINGS = (
         "page_size", page_size(MAX_PAGE_SIZE), MAX_PAGE_SIZE, help="per_page of list calls", example="100"
     ),
     # GitHub asks for few concurrent requests (secondary limits): a lower default than the others'.
-    Setting("max_concurrency", POSITIVE, 4, shared=True, help="requests in flight at once"),
+    Setting("max_concurrency", POSITIVE, 4, shared=True, help="requests in flight at once", example="2"),
 )
 
 
