@@ -40,7 +40,7 @@ from pipelines.errors import describe_error, root_cause
 from pipelines.lock import exclusive
 from sources.common import PROCESS_COUNTERS, AuthError, BudgetExhausted, ProviderError
 from sources.common.issues import IssueLog
-from sources.common.sync import BacklogItem, DestinationView, Result, Scope, SyncRun
+from sources.common.sync import BacklogItem, DestinationView, ReadAhead, Result, Scope, SyncRun
 from sources.raw_tables import ETL_TABLES, dlt_columns
 from sources.registry import SPECS
 
@@ -251,26 +251,22 @@ class ProviderLoad:
         with self.committer.lock:
             items = raw_dataset.backlog(self.committer.pipeline, self.spec.name)
         self.sync.progress.phase, self.sync.progress.backlog = "details", len(items)
-        permits = threading.Semaphore(self.settings["chunk_size"])
-        for chunk in self._chunks(items, permits):
+        slots = ReadAhead(self.settings["chunk_size"], stop=self._out_of_time)
+        for chunk in self._chunks(items, slots):
             self.committer.commit(
                 self.sync.chunk_source(chunk),
-                extracted=partial(permits.release, len(chunk)),  # reading ahead resumes once rows are on disk
+                extracted=partial(slots.free, len(chunk)),  # reading ahead resumes once rows are on disk
                 after_load=self._after_chunk,
             )
 
-    def _chunks(self, items: list[BacklogItem], permits: threading.Semaphore) -> Iterator[list[Result]]:
+    def _chunks(self, items: list[BacklogItem], slots: ReadAhead) -> Iterator[list[Result]]:
         """Results of the backlog, in chunks; reading runs ahead by at most one chunk's worth."""
         results: queue.Queue = queue.Queue()
         end, failure = object(), []
 
-        def admit() -> bool:
-            permits.acquire()
-            return not self._out_of_time()
-
         def produce() -> None:
             try:
-                for result in self.sync.provider.read_backlog(items, admit):
+                for result in self.sync.provider.read_backlog(items, slots):
                     results.put(result)
             except BaseException as exc:  # handed to the committing thread
                 failure.append(exc)
@@ -282,22 +278,25 @@ class ProviderLoad:
         chunk: list[Result] = []
         started = time.monotonic()
         size = self.settings["chunk_size"]
-        while True:
-            try:
-                result = results.get(timeout=IDLE_COMMIT_S if chunk else None)
-            except queue.Empty:
-                yield chunk  # nothing arrived for a while (a rate-limit wait): commit what was read
-                chunk = []
-                continue
-            if result is end:
-                break
-            chunk.append(result)
-            if len(chunk) >= size or time.monotonic() - started >= MAX_CHUNK_AGE_S:
+        try:
+            while True:
+                try:
+                    result = results.get(timeout=IDLE_COMMIT_S if chunk else None)
+                except queue.Empty:
+                    yield chunk  # nothing arrived for a while (a rate-limit wait): commit what was read
+                    chunk = []
+                    continue
+                if result is end:
+                    break
+                chunk.append(result)
+                if len(chunk) >= size or time.monotonic() - started >= MAX_CHUNK_AGE_S:
+                    yield chunk
+                    chunk, started = [], time.monotonic()
+            if chunk:
                 yield chunk
-                chunk, started = [], time.monotonic()
-        if chunk:
-            yield chunk
-        reader.join()
+            reader.join()
+        finally:
+            slots.close()  # a commit that failed leaves no reading thread waiting for room
         if failure and not isinstance(failure[0], BudgetExhausted):
             raise failure[0]
 

@@ -160,11 +160,21 @@ class ProviderSync:
         run's previous read, when it was unfinished then."""
         raise NotImplementedError
 
-    def read_backlog(self, items: Sequence[BacklogItem], admit: Callable[[], bool]) -> Iterator[Result]:
-        """Details of these runs, read concurrently, in the order they finish. `admit()` is called before
-        each result is read: it blocks while enough results wait to be committed, and says False when
-        the run must stop reading."""
-        return self.client.map_concurrent(self._read_one, takewhile(lambda _: admit(), items))
+    def read_backlog(self, items: Sequence[BacklogItem], slots: ReadAhead) -> Iterator[Result]:
+        """Details of these runs, read concurrently, in the order they finish. Each read takes one of
+        `slots` first, in the reading thread, so results already read keep flowing while it waits."""
+
+        def read(item: BacklogItem) -> Result | None:
+            if not slots.take():
+                return None
+            try:
+                return self._read_one(item)
+            except BaseException:
+                slots.close()  # no reading thread may wait for slots that will never be freed
+                raise
+
+        results = self.client.map_concurrent(read, takewhile(lambda _: slots.open, items))
+        return (result for result in results if result is not None)
 
     def _read_one(self, item: BacklogItem) -> Result:
         try:
@@ -176,6 +186,48 @@ class ProviderSync:
 
     def close(self) -> None:
         self.client.close()
+
+
+class ReadAhead:
+    """How far reading runs ahead of what is on disk: at most `limit` results read and not yet committed.
+
+    A reading thread takes a slot before each request and waits while none is free; the committer frees
+    a chunk's slots once its rows are on disk. The wait is in the reading thread, never in the one that
+    hands results over (a wait there would hold back results already read, and the chunk they complete,
+    until a timeout). `close()` (reading failed, or the committer stopped) wakes every waiting thread;
+    `stop()` true (the run is out of time) ends reading too."""
+
+    def __init__(self, limit: int, stop: Callable[[], bool] = lambda: False) -> None:
+        self._free = limit
+        self._stop = stop
+        self._closed = False
+        self._changed = threading.Condition()
+
+    @property
+    def open(self) -> bool:
+        return not self._closed
+
+    def take(self) -> bool:
+        """One slot for one read, waiting for it; False when reading must stop."""
+        with self._changed:
+            while self._free <= 0 and not self._closed:
+                self._changed.wait()
+            if self._closed or self._stop():
+                self._closed = True
+                self._changed.notify_all()
+                return False
+            self._free -= 1
+            return True
+
+    def free(self, count: int) -> None:
+        with self._changed:
+            self._free += count
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
 
 class DestinationView:
@@ -527,6 +579,7 @@ __all__ = [
     "Listed",
     "ProviderError",
     "ProviderSync",
+    "ReadAhead",
     "Scope",
     "Skipped",
     "SyncRun",

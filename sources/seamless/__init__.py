@@ -18,14 +18,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sources.common import BearerAuth, PayloadError, ProviderClient, time_or_none
 from sources.common.provider import ProviderSpec, http_settings, windows
 from sources.common.secrets import drop_fields
-from sources.common.sync import BacklogItem, Details, Listed, ProviderSync, Result, Scope, Skipped, TableRows
+from sources.common.sync import (
+    BacklogItem,
+    Details,
+    Listed,
+    ProviderSync,
+    ReadAhead,
+    Result,
+    Scope,
+    Skipped,
+    TableRows,
+)
 
 from . import api
 from .settings import (
@@ -102,7 +112,7 @@ class SeamlessSync(ProviderSync):
         stages = api.list_stages(self.client, item.run_id)
         return None if stages is None else _details(item.run_id, stages)
 
-    def read_backlog(self, items: Sequence[BacklogItem], admit: Callable[[], bool]) -> Iterator[Result]:
+    def read_backlog(self, items: Sequence[BacklogItem], slots: ReadAhead) -> Iterator[Result]:
         """Pipelines with many runs due are read as one nested tree each; the other runs one by one."""
         by_pipeline: dict[str, list[BacklogItem]] = defaultdict(list)
         for item in items:
@@ -114,12 +124,12 @@ class SeamlessSync(ProviderSync):
                 continue
             found: set[str] = set()
             for result in self._from_tree(pipeline_id, due):
-                if not admit():
+                if not slots.take():
                     return
                 found.add(result[0].run_id)
                 yield result
             single += [item for item in due if item.run_id not in found]
-        yield from super().read_backlog(single, admit)
+        yield from super().read_backlog(single, slots)
 
     def _from_tree(self, pipeline_id: str, due: list[BacklogItem]) -> Iterator[Result]:
         """The stages of the due runs found in the pipeline's nested tree (one request)."""
