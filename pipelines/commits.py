@@ -109,9 +109,10 @@ class Committer:
         refresh: bool = False,
         extracted: Callable[[], None] | None = None,
         after_load: Callable[[dlt.Pipeline], None] | None = None,
-    ) -> None:
+    ) -> bool:
         """Extract, normalize and load one source; `extracted` runs once its package is on disk (its
-        rows are then safe from a kill), `after_load` under the load lock right after it landed."""
+        rows are then safe from a kill), `after_load` under the load lock right after it landed.
+        False when the package was set aside."""
         self.pipeline.extract(source)
         if extracted:
             extracted()
@@ -119,11 +120,13 @@ class Committer:
         info = self.pipeline.last_trace.last_normalize_info if self.pipeline.last_trace else None
         counts = {t: n for t, n in (info.row_counts if info else {}).items() if not t.startswith("_dlt")}
         with self.lock:
-            if self._load():  # rows count once they are in the destination, not when set aside
+            landed = self._load()
+            if landed:  # rows count once they are in the destination, not when set aside
                 for table, count in counts.items():
                     self.rows[table] = self.rows.get(table, 0) + count
             if after_load:
                 after_load(self.pipeline)
+        return landed
 
     def _load(self) -> bool:
         """Load pending packages; one that fails twice is set aside and the state restored. A destination
@@ -138,9 +141,7 @@ class Committer:
                 if destination_unwritable(exc):
                     raise
                 if attempt == 1:
-                    log.warning(
-                        "%s: loading failed (%s); trying once more", self.provider, describe_error(exc)
-                    )
+                    log.warning("%s: loading failed (%s); trying once more", self.provider, _load_failure(exc))
                     continue
                 self._set_aside(exc)
         return False
@@ -162,6 +163,13 @@ class Committer:
         log.error(
             "%s: a load failed twice (%s); set aside in %s, read again next run",
             self.provider,
-            describe_error(exc),
+            _load_failure(exc),
             ", ".join(self.set_aside[-len(packages) :]) or root,
         )
+
+
+def _load_failure(exc: BaseException) -> str:
+    """The failing job's table and the root cause, when dlt says which job failed."""
+    failed = getattr(exc, "exception", None)  # dlt's PipelineStepFailed wraps the job's failure
+    job = getattr(failed, "job_id", None)
+    return f"{str(job).split('.')[0]}: {describe_error(exc)}" if job else describe_error(exc)

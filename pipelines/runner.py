@@ -253,11 +253,13 @@ class ProviderLoad:
         self.sync.progress.phase, self.sync.progress.backlog = "details", len(items)
         slots = ReadAhead(self.settings["chunk_size"], stop=self._out_of_time)
         for chunk in self._chunks(items, slots):
-            self.committer.commit(
+            landed = self.committer.commit(
                 self.sync.chunk_source(chunk),
                 extracted=partial(slots.free, len(chunk)),  # reading ahead resumes once rows are on disk
                 after_load=self._after_chunk,
             )
+            if not landed:  # the part of it that did load may have taken its runs off the backlog
+                self.committer.commit(self.sync.requeue_source([item for item, _ in chunk]))
 
     def _chunks(self, items: list[BacklogItem], slots: ReadAhead) -> Iterator[list[Result]]:
         """Results of the backlog, in chunks; reading runs ahead by at most one chunk's worth."""

@@ -447,6 +447,11 @@ class SyncRun:
     def chunk_source(self, results: list[Result]) -> DltSource:
         return self._source(lambda: self._chunk(results))
 
+    def requeue_source(self, items: list[BacklogItem]) -> DltSource:
+        """The backlog rows of runs whose chunk was set aside, so that the next run reads them again (a
+        package loads table by table: the one that failed may have removed them from the backlog)."""
+        return self._source(lambda: self._backlog_pages(items, self.provider.client.server_now()))
+
     def _chunk(self, results: list[Result]) -> Iterator[Any]:
         scope_states = dlt.current.source_state().setdefault("scopes", {})
         trackers: dict[str, ScopeTracker] = {}
