@@ -41,6 +41,7 @@ class Verdict(Enum):
     NEW = "new"
     CHANGED = "changed"
     UNFINISHED = "unfinished"  # unchanged, but not concluded: re-read (providers whose lists say too little)
+    RECONCILE = "reconcile"  # unchanged, re-read by a full scan: its child records can vanish on their own
     UNCHANGED = "unchanged"
 
 

@@ -137,6 +137,9 @@ class ProviderSync:
     name: str
     windows: Windows
     reread_unfinished: bool = False  # re-read unfinished runs every sync even if their version is unchanged
+    # A full scan also re-reads every listed run's details: a child record (a Seamless stage) can be
+    # deleted while its run stays as it was, and only a fresh read shows it gone.
+    reconcile_details: bool = False
 
     def __init__(self, client: ProviderClient) -> None:
         self.client = client
@@ -383,6 +386,9 @@ class SyncRun:
             verdict = Verdict.UNCHANGED
         if verdict is Verdict.UNCHANGED and missing:
             verdict = Verdict.NEW  # the destination lacks it (restored from an older copy): land it again
+        reconcile = in_full_scan and run.has_details and self.provider.reconcile_details
+        if verdict is Verdict.UNCHANGED and reconcile:
+            verdict = Verdict.RECONCILE
         if verdict is Verdict.UNCHANGED:
             if in_full_scan and not run.has_details:
                 _extend(rows, run.rows)  # a complete list item: a full scan also lands late changes

@@ -58,6 +58,7 @@ from .tables import TABLES
 class SeamlessSync(ProviderSync):
     name = PROVIDER
     reread_unfinished = True  # a stage can change while its run's updatedAt stays
+    reconcile_details = True  # and be deleted (DELETE /api/stages/:id) long after its run concluded
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         client = ProviderClient(
