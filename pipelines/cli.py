@@ -106,10 +106,10 @@ def run(providers, duckdb_path, destination, full_refresh, no_models, max_durati
 
     seconds = parse_duration(max_duration)
     names, settings, target = _configuration(providers, destination, duckdb_path, models=not no_models)
-    click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
     models_ok = True
     try:
         with exclusive(target, "cicd-etl run"):
+            click.echo(f"Loading {', '.join(names)} into {target.describe()}", err=True)
             try:
                 with show_progress(loading(names)):
                     outcomes = load_providers(
@@ -209,9 +209,9 @@ def models(duckdb_path, destination, dora_window_days) -> None:
             f"no DuckDB file at {target.duckdb_path}: load data first (cicd-etl run) or point --duckdb at it",
             EXIT_CONFIG,
         )
-    click.echo(f"Building models (dbt) on {target.describe()} ...", err=True)
     try:
         with exclusive(target, "cicd-etl models"):
+            click.echo(f"Building models (dbt) on {target.describe()} ...", err=True)
             result = _build_models(
                 target, {"dora_window_days": dora_window_days} if dora_window_days else None
             )
