@@ -172,6 +172,9 @@ class ProviderSync:
                 return None
             try:
                 return self._read_one(item)
+            except BudgetExhausted:
+                slots.close()  # reading stops; what the other threads had read still lands
+                return None
             except BaseException:
                 slots.close()  # no reading thread may wait for slots that will never be freed
                 raise
