@@ -208,6 +208,21 @@ def _sample(columns: Sequence[str], rows: list[tuple]) -> str:
     return "; ".join(repr(dict(zip(columns, row, strict=True)))[:400] for row in rows[:2]) or "-"
 
 
+def stored_scopes(db: Path, provider: str) -> dict[str, dict]:
+    """Each scope's sync state (watermark, order, ...) as the destination holds it: the newest state of a
+    completely loaded package, as the loader restores it."""
+    from dlt.common.versioned_state import decompress_state
+
+    [(state,)] = query(
+        db,
+        """select s.state from cicd_raw._dlt_pipeline_state s
+           join cicd_raw._dlt_loads l on l.load_id = s._dlt_load_id and l.status = 0
+           where s.pipeline_name = ? order by s._dlt_load_id desc limit 1""",
+        [f"cicd_etl_{provider}"],
+    )
+    return decompress_state(state)["sources"][provider]["scopes"]
+
+
 def duplicate_keys(db: Path, tables: Sequence[str] = RAW_TABLES) -> dict[str, int]:
     """Merge keys held by more than one row, per table (only tables that have any)."""
     out = {}

@@ -33,6 +33,7 @@ from load_fixtures import (
     run_cli,
     secrets_of,
     snapshot,
+    stored_scopes,
 )
 
 from simulator import Simulator
@@ -48,20 +49,6 @@ def issues(db: Path) -> list[dict]:
     columns = ("provider", "table_name", "record_key", "field", "reason", "sample", "occurrences")
     rows = query(db, f"select {', '.join(columns)} from cicd_raw.load_issues order by all")
     return [dict(zip(columns, row, strict=True)) for row in rows]
-
-
-def stored_scopes(db: Path, provider: str) -> dict[str, dict]:
-    """The sync state of each scope as the destination holds it (the newest completed load's)."""
-    from dlt.common.versioned_state import decompress_state
-
-    [(state,)] = query(
-        db,
-        """select s.state from cicd_raw._dlt_pipeline_state s
-           join cicd_raw._dlt_loads l on l.load_id = s._dlt_load_id and l.status = 0
-           where s.pipeline_name = ? order by s._dlt_load_id desc limit 1""",
-        [f"cicd_etl_{provider}"],
-    )
-    return decompress_state(state)["sources"][provider]["scopes"]
 
 
 def joined(key) -> str:
