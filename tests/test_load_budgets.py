@@ -142,20 +142,20 @@ def test_a_rate_limit_resetting_too_late_ends_partial_with_one_line_and_the_back
 
 
 def test_a_request_budget_smaller_than_a_first_load_makes_progress_on_every_run(tmp_path, reference):
-    """SOURCES__REQUEST_BUDGET=80 against a first load of ~350 requests: every run lists (22 requests)
+    """SOURCES__REQUEST_BUDGET=120 against a first load of ~350 requests: every run lists (22 requests)
     and reads the next details, instead of failing identically."""
     outcomes, db = [], tmp_path / "cicd.duckdb"
     with Simulator(**WORLD).running() as sim:
         for _ in range(10):
-            load = load_all(sim, db, tmp_path / "pipelines", ["northflank"], SOURCES__REQUEST_BUDGET="80")
+            load = load_all(sim, db, tmp_path / "pipelines", ["northflank"], SOURCES__REQUEST_BUDGET="120")
             outcome = load.outcomes["northflank"]
             outcomes.append(outcome)
-            assert outcome.requests <= 80, outcome
+            assert outcome.requests <= 120, outcome
             if outcome.outcome == "success":
                 break
             assert (outcome.outcome, outcome.stop_reason) == ("partial", "request_budget"), outcome
     backlogs = [o.backlog for o in outcomes]
-    assert outcomes[-1].outcome == "success" and len(outcomes) >= 4, backlogs
+    assert outcomes[-1].outcome == "success" and len(outcomes) >= 3, backlogs
     assert all(later < earlier for earlier, later in zip(backlogs, backlogs[1:], strict=False)), backlogs
     assert duplicate_keys(db, TABLES) == {}
     assert diff(reference.content, snapshot(db, TABLES), TABLES) == []
