@@ -141,7 +141,9 @@ class Committer:
                 if destination_unwritable(exc):
                     raise
                 if attempt == 1:
-                    log.warning("%s: loading failed (%s); trying once more", self.provider, _load_failure(exc))
+                    log.warning(
+                        "%s: loading failed (%s); trying once more", self.provider, _load_failure(exc)
+                    )
                     continue
                 self._set_aside(exc)
         return False

@@ -27,6 +27,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from pipelines.privacy import connect_duckdb
 
 __all__ = ["DestinationBusy", "DestinationError", "DestinationInvalid", "describe", "exclusive"]
 
+READER_WAIT_S = 15.0  # `cicd-etl status` holds the file well under a second; a notebook, for hours
 _held: dict[str, int] = {}  # destination identity -> re-entry count in this process
 _guard = threading.Lock()
 
@@ -133,26 +135,37 @@ def _file_lock(path: Path, holder: dict[str, Any], what: str) -> Iterator[None]:
 def _duckdb_held(path: Path) -> Iterator[None]:
     """Keep a connection open, so this process holds DuckDB's lock on the file (the loads' and dbt's
     connections share its database instance: same file, same configuration). DuckDB refuses a file
-    another process holds, and one that is not a DuckDB database; either is said in one line."""
-    try:
-        connection = connect_duckdb(path)
-    except duckdb.Error as exc:
-        text = " ".join(str(exc).split())
-        holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
-        if holder:
-            raise DestinationBusy(
-                f"{path} is open in another program, {holder[1]} (pid {holder[2]}); "
-                "try again when it has closed the file"
-            ) from None
-        if "not a valid DuckDB database" in text:
-            raise DestinationInvalid(
-                f"{path} is not a DuckDB database; point --duckdb at a DuckDB file or a new path"
-            ) from None
-        raise DestinationError(f"cannot open {path}: {text}") from None
+    another process holds: readers hold it briefly, so the writer waits up to READER_WAIT_S before
+    saying so in one line (a notebook left open); a file that is not a DuckDB database is said at once."""
+    deadline, pause = time.monotonic() + READER_WAIT_S, 0.02
+    while True:
+        try:
+            connection = connect_duckdb(path)
+            break
+        except duckdb.Error as exc:
+            text = " ".join(str(exc).split())
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", text)
+            if not holder:
+                raise _unopenable(path, text) from None
+            if time.monotonic() + pause > deadline:
+                raise DestinationBusy(
+                    f"{path} is open in another program, {holder[1]} (pid {holder[2]}); "
+                    "try again when it has closed the file"
+                ) from None
+        time.sleep(pause)  # a reader (`cicd-etl status`, a report) holds it for a moment
+        pause = min(2 * pause, 0.25)  # short: readers come and go, the file is free between them
     try:
         yield
     finally:
         connection.close()
+
+
+def _unopenable(path: Path, text: str) -> DestinationError:
+    if "not a valid DuckDB database" in text:
+        return DestinationInvalid(
+            f"{path} is not a DuckDB database; point --duckdb at a DuckDB file or a new path"
+        )
+    return DestinationError(f"cannot open {path}: {text}")
 
 
 def _parse(text: str) -> dict[str, Any] | None:

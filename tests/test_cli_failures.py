@@ -61,7 +61,7 @@ def closed_port() -> int:
 # ------------------------------------------------------------------------------------- the destination
 
 
-def test_a_duckdb_file_another_program_holds_for_writing_exits_75_naming_that_program(tmp_path, sim):
+def test_a_duckdb_file_another_program_keeps_open_exits_75_naming_that_program_after_waiting(tmp_path, sim):
     db = tmp_path / "cicd.duckdb"
     holder = subprocess.Popen(  # not cicd-etl: DuckDB's own lock, as a notebook writing the file holds it
         [

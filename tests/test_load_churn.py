@@ -16,13 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from load_fixtures import PROVIDERS, WORLD, Load, duplicate_keys, load_all, query, stored_scopes
+from load_fixtures import (
+    PROVIDERS,
+    WORLD,
+    Load,
+    duplicate_keys,
+    load_all,
+    query,
+    stored_scopes,
+)
 
-from simulator import Simulator
-from simulator.truth import STATUS_TABLES, TABLES
+from simulator import Simulator, truth
 from simulator.world import ORGANIZATION_ID
 from sources.raw_tables import primary_key
 
+TABLES = tuple(t for t in truth.TABLES if t.split("_")[0] in PROVIDERS)  # the providers this world churns
+STATUS_TABLES = tuple(t for t in truth.STATUS_TABLES if t in TABLES)
 SYNC_ENV = {
     "SOURCES__FULL_SCAN_HOURS": "30",
     "SOURCES__RECHECK_HOURS": "12",

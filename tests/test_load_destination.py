@@ -31,7 +31,7 @@ from load_fixtures import (
 
 from simulator import Simulator, launch
 
-PAIRS = 20
+PAIRS = 12
 SEED = random.randrange(100_000)
 
 
@@ -88,11 +88,11 @@ def pair_providers(pair: int) -> list[str]:
     return list(PROVIDERS) if pair in (0, PAIRS - 1) else [PROVIDERS[pair % len(PROVIDERS)]]
 
 
-def test_twenty_overlapping_runs_never_break_a_provider_and_the_loser_exits_75_in_one_line(
+def test_overlapping_runs_never_break_a_provider_and_the_loser_exits_75_in_one_line(
     tmp_path, reference
 ):
     """The second run of each pair starts 0-1.5 s after the first: before, while or after the first
-    takes the lock. The seed is in every message."""
+    holds the lock (both succeed when the first had already finished). The seed is in every message."""
     db = tmp_path / "cicd.duckdb"
     rng = random.Random(SEED)
     history = []
@@ -110,11 +110,15 @@ def test_twenty_overlapping_runs_never_break_a_provider_and_the_loser_exits_75_i
             codes = (first.wait(300), second.wait(300))
             outputs = [log.read_text() for log in logs]
             history.append(f"pair {pair}: exits {codes}")
-            assert sorted(codes) == [0, 75], f"seed {SEED}: {history}\n{outputs}"
-            winner, loser = (outputs[0], outputs[1]) if codes[0] == 0 else (outputs[1], outputs[0])
-            assert len(loser.splitlines()) == 1, f"seed {SEED}, {history[-1]}: {loser}"
-            assert "is being written by `cicd-etl run` (pid " in loser, loser
-            assert all(f"\n{p:<11} success " in "\n" + winner for p in providers), winner
+            assert sorted(codes) in ([0, 75], [0, 0]), f"seed {SEED}: {history}\n{outputs}"
+            for code, output in zip(codes, outputs, strict=True):
+                if code == 75:
+                    assert len(output.splitlines()) == 1, f"seed {SEED}, {history[-1]}: {output}"
+                    assert "is being written by `cicd-etl run` (pid " in output, output
+                else:
+                    assert all(f"\n{p:<11} success " in "\n" + output for p in providers), output
+        overlapped = sum(entry.endswith("75)") or "(75," in entry for entry in history)
+        assert overlapped >= PAIRS // 4, f"seed {SEED}: too few runs overlapped to prove anything: {history}"
         statuses = readers.stop()
 
     assert diff(reference.content, snapshot(db)) == [], history
@@ -123,4 +127,4 @@ def test_twenty_overlapping_runs_never_break_a_provider_and_the_loser_exits_75_i
     for done in statuses:
         assert "Traceback" not in done.stdout + done.stderr, done.stderr
         busy = len(done.stderr.splitlines()) == 1 and "is being written by" in done.stderr
-        assert done.returncode == 0 or (done.returncode == 1 and busy), (done.returncode, done.stderr)
+        assert done.returncode == 0 or (done.returncode == 75 and busy), (done.returncode, done.stderr)
