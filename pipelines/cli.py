@@ -352,7 +352,7 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
 
     from pipelines.config import resolve_destination
     from pipelines.progress import show_progress, step
-    from report import ReportError, render_report
+    from report import ReportBusy, ReportError, render_report
     from sources.registry import PROVIDERS
 
     if start and window_days:
@@ -377,8 +377,8 @@ def report(duckdb_path, out_file, start, end, window_days, providers, services) 
     try:
         with show_progress(step("report")):
             written = render_report(database, out, {k: v for k, v in chosen.items() if v is not None})
-    except ReportError as exc:
-        _fail(str(exc), EXIT_FAILED, "report: ")
+    except ReportError as exc:  # busy: a load or a model build is writing the file; run it again after
+        _fail(str(exc), EXIT_BUSY if isinstance(exc, ReportBusy) else EXIT_FAILED, "report: ")
     click.echo(f"Report written to {written} in {time.monotonic() - started:.1f} s")
 
 

@@ -6,7 +6,7 @@ the `analytics` models), `charts` (interactive Vega-Lite charts, drawn by a Vega
 `style` (colours and the page's CSS) and `render` (execute the notebook, write the HTML).
 """
 
-from report.data import ReportError
+from report.data import ReportBusy, ReportError
 from report.render import external_resources, render_report
 
-__all__ = ["ReportError", "external_resources", "render_report"]
+__all__ = ["ReportBusy", "ReportError", "external_resources", "render_report"]

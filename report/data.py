@@ -53,6 +53,10 @@ class ReportError(RuntimeError):
     """The report cannot be made; the message says why and what to do."""
 
 
+class ReportBusy(ReportError):
+    """Another process is writing the database: try again when it has finished (exit 75)."""
+
+
 @dataclass(frozen=True)
 class DoraWindow:
     """The window `mart_dora_summary` was built for (its current all-services row)."""
@@ -114,7 +118,8 @@ def connect_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         con = connect_duckdb(path, read_only=True)
     except duckdb.Error as exc:
-        raise ReportError(_open_error(path, str(exc))) from None
+        busy = "lock" in str(exc).lower()
+        raise (ReportBusy if busy else ReportError)(_open_error(path, str(exc))) from None
     models = "select count(*) from information_schema.tables where table_schema = 'analytics'"
     if not con.execute(models).fetchone()[0]:
         con.close()

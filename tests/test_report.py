@@ -458,9 +458,14 @@ def test_a_writer_in_another_process_stops_the_report_with_a_clear_error(warehou
     try:
         with pytest.raises(ReportError, match=rf"process {writer.pid} .* has it open for writing"):
             render_report(copy, tmp_path / "report.html")
+        command = [str(CLI), "report", "--duckdb", str(copy), "--out", str(tmp_path / "report.html")]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     finally:
         writer.kill()
         writer.wait()
+    assert done.returncode == 75, done.stderr  # busy, as `run`, `models` and `status` say it
+    [line] = [text for text in done.stderr.splitlines() if text.startswith("cicd-etl:")]
+    assert f"process {writer.pid}" in line and "Traceback" not in done.stderr
     assert not (tmp_path / "report.html").exists()
 
 
