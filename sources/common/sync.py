@@ -137,7 +137,7 @@ class ProviderSync:
     name: str
     windows: Windows
     reread_unfinished: bool = False  # re-read unfinished runs every sync even if their version is unchanged
-    # A full scan also re-reads every listed run's details: a child record (a Seamless stage) can be
+    # A full scan also re-reads every listed run's details: a child record (a stage) can be
     # deleted while its run stays as it was, and only a fresh read shows it gone.
     reconcile_details: bool = False
 
