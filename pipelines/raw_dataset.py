@@ -149,11 +149,13 @@ def _child_keys(
     pipeline: dlt.Pipeline, child_table: str, columns: tuple[str, ...], parents: list[tuple], key: list[str]
 ) -> list[tuple]:
     found: list[tuple] = []
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     for start in range(0, len(parents), 200):
         part = parents[start : start + 200]
-        condition = " or ".join(["(" + " and ".join(f"{c} = %s" for c in columns) + ")"] * len(part))
+        # a row-value IN list: one pass over the table (an OR of 200 conditions was ~7x slower in DuckDB)
+        condition = f"({', '.join(columns)}) in ({', '.join([placeholders] * len(part))})"
         sql = f"select {', '.join(key)} from {table(pipeline, child_table)} where {DELETED_AT} is null"
-        found += query(pipeline, f"{sql} and ({condition})", *[v for p in part for v in p])
+        found += query(pipeline, f"{sql} and {condition}", *[v for p in part for v in p])
     return [tuple(row) for row in found]
 
 

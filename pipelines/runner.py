@@ -48,11 +48,15 @@ log = logging.getLogger("cicd_etl.runner")
 
 ETL_RUNS_TABLE = "etl_runs"
 # dlt settings for a run, at the level of .dlt/config.toml (environment variables and secrets.toml still
-# override them). Extracted files are written, read once by normalize on this machine and deleted:
-# gzip-compressing them cost ~10% of a backfill's CPU. (Load files stay compressed: dlt keeps them.)
-# Rows are buffered per table before they are written (extract and normalize): with dlt's default of
-# 5,000 a large backfill peaked at 509 MB, with 1,000 (what dlt's own Airflow helper uses) at 451 MB.
-RUN_SETTINGS = {"sources.data_writer.disable_compression": True, "data_writer.buffer_max_items": 1000}
+# override them). Job files, extracted and normalized, are written uncompressed (gzip cost ~20 s of CPU
+# in a medium backfill) and deleted once loaded: dlt keeps loaded ones by default, so a scheduled load's
+# folder would grow by every package it ever loaded. Rows are buffered per table before they are written:
+# with dlt's default of 5,000 a large backfill peaked at 509 MB, with 1,000 (dlt's Airflow helper's) 451.
+RUN_SETTINGS = {
+    "data_writer.disable_compression": True,
+    "data_writer.buffer_max_items": 1000,
+    "load.delete_completed_jobs": True,
+}
 M_ARENA_MAX = -8  # mallopt parameter (glibc malloc.h)
 IDLE_COMMIT_S = 5.0  # commit what was read when nothing more arrived for this long (a rate-limit wait)
 MAX_CHUNK_AGE_S = 60.0  # and at least this often while reading is slow

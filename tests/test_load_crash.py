@@ -56,7 +56,8 @@ class Workspace:
         self.db = root / "cicd.duckdb"
         self.pipelines = root / "pipelines"
         self.log = root / "cli.log"
-        self.env = load_env(sim, self.pipelines)
+        # loaded packages keep their job files, so the mid-load kill point can count completed jobs
+        self.env = {**load_env(sim, self.pipelines), "LOAD__DELETE_COMPLETED_JOBS": "false"}
         self.args = ["run", "--no-models", "--duckdb", str(self.db)]
         self.history: list[str] = []
 

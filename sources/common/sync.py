@@ -488,8 +488,9 @@ class SyncRun:
                 tracker.record(item.run_id, details.version, item.position, details.concluded, now)
                 if details.validators is not None:
                     tracker.keep_validators(item.run_id, details.validators)
-                for table, selector in details.complete.items():
-                    self.complete_children.setdefault(table, []).append((selector, fitted.get(table, [])))
+                if item.reason != Verdict.NEW.value:  # a first read has no stored children to miss
+                    for table, selector in details.complete.items():
+                        self.complete_children.setdefault(table, []).append((selector, fitted.get(table, [])))
         for table, table_rows in rows.items():
             if table_rows:
                 yield table_page(table, table_rows)
