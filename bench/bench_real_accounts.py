@@ -50,6 +50,7 @@ from bench_load import CLI, CLOCK, RESULTS, Simulators, loaded_rows, minimal_req
 
 from pipelines.commits import Committer  # noqa: E402
 from pipelines.config import Destination  # noqa: E402
+from pipelines.config import temporary_environment as environment  # noqa: E402
 from pipelines.runner import load_providers  # noqa: E402
 from simulator import launch  # noqa: E402
 from sources.registry import SPECS  # noqa: E402
@@ -58,20 +59,6 @@ RUN_TABLES = ("northflank_release_flow_runs", "northflank_workflow_runs")
 
 
 # ----------------------------------------------------------------------------------------- helpers
-
-
-@contextmanager
-def environment(values: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class FirstWait(logging.Handler):
