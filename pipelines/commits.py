@@ -26,6 +26,7 @@ import dlt
 from dlt.destinations.exceptions import DestinationUndefinedEntity
 from dlt.extract.source import DltSource
 
+from pipelines import raw_dataset
 from pipelines.config import RAW_DATASET, Destination
 from pipelines.errors import describe_error, destination_unwritable
 
@@ -136,6 +137,8 @@ class Committer:
             try:
                 self.pipeline.load(workers=LOAD_WORKERS)
                 self._mark_loaded()
+                self._forget_loaded()
+                raw_dataset.forget_older_states(self.pipeline)
                 return True
             except Exception as exc:
                 if destination_unwritable(exc):
@@ -147,6 +150,14 @@ class Committer:
                     continue
                 self._set_aside(exc)
         return False
+
+    def _forget_loaded(self) -> None:
+        """Delete loaded packages but the newest: dlt keeps each one (with a copy of the state, ~1 MB
+        for Northflank at medium), so an hourly load's folder grew by gigabytes a year. The destination
+        holds what they held."""
+        storage = self.pipeline._get_load_storage()  # dlt has no public call to delete a loaded package
+        for load_id in sorted(storage.list_loaded_packages(), key=float)[:-1]:
+            storage.delete_loaded_package(load_id)
 
     def _set_aside(self, exc: Exception) -> None:
         packages = list(self.pipeline.list_normalized_load_packages())

@@ -173,6 +173,21 @@ def drop_provider(pipeline: dlt.Pipeline, provider: str) -> None:
     _delete_where(pipeline, "_dlt_version", "schema_name", pipeline.default_schema_name or provider)
 
 
+def forget_older_states(pipeline: dlt.Pipeline) -> None:
+    """Keep only the pipeline's newest state row. dlt appends one per commit that changed it and never
+    removes any: at `large` a Northflank state is ~2 MB compressed, so a backfill's 266 commits wrote
+    ~500 MB of rows nobody reads (dlt restores the newest) and an hourly load added more every day."""
+    name = table(pipeline, "_dlt_pipeline_state")
+    with contextlib.suppress(*_MISSING):
+        execute(
+            pipeline,
+            f"delete from {name} where pipeline_name = %s"
+            f" and version < (select max(version) from {name} where pipeline_name = %s)",
+            pipeline.pipeline_name,
+            pipeline.pipeline_name,
+        )
+
+
 def _delete_where(pipeline: dlt.Pipeline, name: str, column: str, value: str) -> None:
     with contextlib.suppress(*_MISSING):
         execute(pipeline, f"delete from {table(pipeline, name)} where {column} = %s", value)

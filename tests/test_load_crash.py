@@ -108,12 +108,17 @@ def mid_load(ws: Workspace, rng: random.Random) -> Callable[[], bool]:
     """After the n-th load job of this run completed (a full load has ~40, a no-op re-run over 10)."""
     jobs = rng.randint(1, 10)
     ws.history.append(f"mid-load point: {jobs} completed load jobs")
-    loaded_before = set(ws.packages("load/loaded/*"))
+    loaded_before = {p.name for p in ws.packages("load/loaded/*")}
+    seen: set[tuple[str, str]] = set()  # (package, job): loaded packages but the newest are deleted
 
     def completed() -> int:
-        pending = len(ws.packages("load/normalized/*/completed_jobs/*"))
-        new = [p for p in ws.packages("load/loaded/*") if p not in loaded_before]
-        return pending + sum(len(list((p / "completed_jobs").iterdir())) for p in new)
+        for stage in ("normalized", "loaded"):
+            try:
+                jobs = ws.packages(f"load/{stage}/*/completed_jobs/*")
+            except FileNotFoundError:  # a package moved or deleted while listed: seen next time
+                continue
+            seen.update((job.parent.parent.name, job.name) for job in jobs)
+        return len({(package, job) for package, job in seen if package not in loaded_before})
 
     return lambda: completed() >= jobs
 

@@ -88,9 +88,7 @@ def pair_providers(pair: int) -> list[str]:
     return list(PROVIDERS) if pair in (0, PAIRS - 1) else [PROVIDERS[pair % len(PROVIDERS)]]
 
 
-def test_overlapping_runs_never_break_a_provider_and_the_loser_exits_75_in_one_line(
-    tmp_path, reference
-):
+def test_overlapping_runs_never_break_a_provider_and_the_loser_exits_75_in_one_line(tmp_path, reference):
     """The second run of each pair starts 0-1.5 s after the first: before, while or after the first
     holds the lock (both succeed when the first had already finished). The seed is in every message."""
     db = tmp_path / "cicd.duckdb"
