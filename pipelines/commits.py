@@ -139,6 +139,8 @@ class Committer:
                 self._mark_loaded()
                 self._forget_loaded()
                 raw_dataset.forget_older_states(self.pipeline)
+                if self.destination.kind == "duckdb":
+                    raw_dataset.checkpoint(self.pipeline)
                 return True
             except Exception as exc:
                 if destination_unwritable(exc):
