@@ -155,8 +155,8 @@ class Committer:
 
     def _forget_loaded(self) -> None:
         """Delete loaded packages but the newest: dlt keeps each one (with a copy of the state, ~1 MB
-        for Northflank at medium), so an hourly load's folder grew by gigabytes a year. The destination
-        holds what they held."""
+        for the largest provider at medium), so an hourly load's folder grew by gigabytes a year. The
+        destination holds what they held."""
         storage = self.pipeline._get_load_storage()  # dlt has no public call to delete a loaded package
         for load_id in sorted(storage.list_loaded_packages(), key=float)[:-1]:
             storage.delete_loaded_package(load_id)

@@ -179,7 +179,7 @@ def drop_provider(pipeline: dlt.Pipeline, provider: str) -> None:
 
 def forget_older_states(pipeline: dlt.Pipeline) -> None:
     """Keep only the pipeline's newest state row. dlt appends one per commit that changed it and never
-    removes any: at `large` a Northflank state is ~2 MB compressed, so a backfill's 266 commits wrote
+    removes any: at `large` one provider's state is ~2 MB compressed, so a backfill's 266 commits wrote
     ~500 MB of rows nobody reads (dlt restores the newest) and an hourly load added more every day."""
     name = table(pipeline, "_dlt_pipeline_state")
     with contextlib.suppress(*_MISSING):
